@@ -1,6 +1,12 @@
 package pipeline
 
 import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,8 +53,9 @@ type StageSpec struct {
 	Options *yaml.Node
 	// Path is "stages[3].langid", used in error messages.
 	Path string
-	// File is the config file the entry came from ("" for built-in defaults).
+	// File and Line say where the entry was written ("" for built-in defaults).
 	File string
+	Line int
 }
 
 // Defaults returns a config with every option set to its documented default.
@@ -75,4 +82,69 @@ func Defaults() Config {
 			ZstdLevel:     3,
 		},
 	}
+}
+
+// Allowed values of the enumerated options.
+var (
+	Formats      = []string{"auto", "jsonl", "json", "text", "csv", "tsv", "parquet"}
+	Records      = []string{"plain", "alpaca", "sharegpt", "openai"}
+	Encodings    = []string{"auto", "utf-8", "gb18030", "gbk", "big5"}
+	TextSplits   = []string{"file", "line", "paragraph"}
+	Compressions = []string{"zstd", "snappy", "gzip", "none"}
+)
+
+// Validate checks ranges and enumerations. Errors are fieldErrors, so the
+// loader can add the line of each key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	oneOf := func(key, v string, allowed []string) {
+		if !slices.Contains(allowed, v) {
+			bad(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	in, out := &c.Input, &c.Output
+	if len(in.Paths) == 0 {
+		bad("input.paths", "at least one input file or directory is needed")
+	}
+	oneOf("input.format", in.Format, Formats)
+	oneOf("input.record", in.Record, Records)
+	oneOf("input.encoding", in.Encoding, Encodings)
+	oneOf("input.text_split", in.TextSplit, TextSplits)
+	if in.TextField == "" && in.TextTemplate == "" && in.Record == "plain" {
+		bad("input.text_field", "empty: name the text field or set text_template")
+	}
+	for _, g := range append(append([]string{}, in.Include...), in.Exclude...) {
+		if _, err := path.Match(g, ""); err != nil {
+			bad("input.include", "bad glob %q: %v", g, err)
+		}
+	}
+	if in.MaxDocBytes < 1 || in.MaxDocBytes > 1<<30 {
+		bad("input.max_doc_bytes", "%d is out of range 1..%d (Arrow strings hold at most 2 GiB per batch)", in.MaxDocBytes, 1<<30)
+	}
+	if in.BatchBytes < 1 {
+		bad("input.batch_bytes", "%d must be positive", in.BatchBytes)
+	}
+	if in.BatchDocs < 1 {
+		bad("input.batch_docs", "%d must be positive", in.BatchDocs)
+	}
+	if out.Dir == "" {
+		bad("output.dir", "empty: name the run directory")
+	}
+	if out.ShardBytes < 1<<10 {
+		bad("output.shard_bytes", "%d is below the minimum of 1024", out.ShardBytes)
+	}
+	if out.RowGroupBytes < 1<<10 {
+		bad("output.row_group_bytes", "%d is below the minimum of 1024", out.RowGroupBytes)
+	}
+	oneOf("output.compression", out.Compression, Compressions)
+	if out.ZstdLevel < 1 || out.ZstdLevel > 22 {
+		bad("output.zstd_level", "%d is out of range 1..22", out.ZstdLevel)
+	}
+	if c.Workers < 0 {
+		bad("workers", "%d must be 0 (one per core) or more", c.Workers)
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,92 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// atomicFile is a file written under a temporary name in its final
+// directory, then fsynced and renamed, so no reader ever sees it half-written.
+type atomicFile struct {
+	f     *os.File
+	final string
+	sum   hash.Hash
+	n     int64
+}
+
+func createAtomic(final string) (*atomicFile, error) {
+	dir := filepath.Dir(final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(final)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", final, err)
+	}
+	return &atomicFile{f: f, final: final, sum: sha256.New()}, nil
+}
+
+func (a *atomicFile) Write(p []byte) (int, error) {
+	n, err := a.f.Write(p)
+	a.sum.Write(p[:n])
+	a.n += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("write %s: %w", a.f.Name(), err)
+	}
+	return n, nil
+}
+
+// Commit fsyncs, closes and renames the file into place, and returns its
+// size and sha256.
+func (a *atomicFile) Commit() (int64, string, error) {
+	if err := a.f.Sync(); err != nil {
+		a.Abort()
+		return 0, "", fmt.Errorf("sync %s: %w", a.f.Name(), err)
+	}
+	if err := a.f.Close(); err != nil {
+		os.Remove(a.f.Name())
+		return 0, "", fmt.Errorf("close %s: %w", a.f.Name(), err)
+	}
+	if err := os.Rename(a.f.Name(), a.final); err != nil {
+		os.Remove(a.f.Name())
+		return 0, "", fmt.Errorf("rename %s: %w", a.final, err)
+	}
+	return a.n, hex.EncodeToString(a.sum.Sum(nil)), nil
+}
+
+// Abort removes the temporary file.
+func (a *atomicFile) Abort() {
+	a.f.Close()
+	os.Remove(a.f.Name())
+}
+
+// writeFileAtomic writes data to path through an atomicFile.
+func writeFileAtomic(path string, data []byte) error {
+	a, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	if _, err := a.Write(data); err != nil {
+		a.Abort()
+		return err
+	}
+	_, _, err = a.Commit()
+	return err
+}
+
+// syncDir makes renames inside dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+var _ io.Writer = (*atomicFile)(nil)

@@ -1,0 +1,207 @@
+package pipeline
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cespare/xxhash/v2"
+)
+
+// Core column names, present in every Batch and every shard.
+const (
+	ColID       = "id"
+	ColText     = "text"
+	ColSource   = "source"
+	ColOffset   = "offset"
+	ColMessages = "messages"
+	// Only in rejected/ shards.
+	ColDropStage  = "drop_stage"
+	ColDropReason = "drop_reason"
+)
+
+// MessagesType is the Arrow type of the messages column of instruction data.
+var MessagesType = arrow.ListOf(arrow.StructOf(
+	arrow.Field{Name: "role", Type: arrow.BinaryTypes.String},
+	arrow.Field{Name: "content", Type: arrow.BinaryTypes.String},
+))
+
+// Drop records why a row left the pipeline: the first failing rule wins.
+type Drop struct {
+	Stage  string
+	Reason string
+}
+
+// Batch is an Arrow record plus what the stages decided about its rows.
+// A Batch belongs to one goroutine at a time; it is not safe for concurrent use.
+type Batch struct {
+	// Seq orders batches for the writer: the reader numbers them 0, 1, 2 … in input order.
+	Seq int64
+	// Tokens holds per-row words from the segmentation stage, reused by later
+	// stages; nil until a stage sets it.
+	Tokens [][]string
+
+	mem    memory.Allocator
+	fields []arrow.Field
+	cols   []arrow.Array
+	alive  []bool
+	drops  []Drop
+	nAlive int
+}
+
+// NewBatch builds the core columns from docs. sources[i] is the source of docs[i];
+// withMessages adds the messages column (instruction data).
+func NewBatch(mem memory.Allocator, seq int64, docs []Doc, sources []string, withMessages bool) *Batch {
+	n := len(docs)
+	b := &Batch{Seq: seq, mem: mem, alive: make([]bool, n), drops: make([]Drop, n), nAlive: n}
+	for i := range b.alive {
+		b.alive[i] = true
+	}
+	ids := array.NewStringBuilder(mem)
+	texts := array.NewStringBuilder(mem)
+	srcs := array.NewStringBuilder(mem)
+	offs := array.NewInt64Builder(mem)
+	defer ids.Release()
+	defer texts.Release()
+	defer srcs.Release()
+	defer offs.Release()
+	textBytes := 0
+	for i := range docs {
+		textBytes += len(docs[i].Text)
+	}
+	texts.ReserveData(textBytes)
+	for i, d := range docs {
+		id := d.ID
+		if id == "" {
+			id = DerivedID(sources[i], d.Offset)
+		}
+		ids.Append(id)
+		texts.Append(d.Text)
+		srcs.Append(sources[i])
+		offs.Append(d.Offset)
+	}
+	b.addOwned(arrow.Field{Name: ColID, Type: arrow.BinaryTypes.String}, ids.NewArray())
+	b.addOwned(arrow.Field{Name: ColText, Type: arrow.BinaryTypes.String}, texts.NewArray())
+	b.addOwned(arrow.Field{Name: ColSource, Type: arrow.BinaryTypes.String}, srcs.NewArray())
+	b.addOwned(arrow.Field{Name: ColOffset, Type: arrow.PrimitiveTypes.Int64}, offs.NewArray())
+	if withMessages {
+		b.addOwned(arrow.Field{Name: ColMessages, Type: MessagesType, Nullable: true}, buildMessages(mem, docs))
+	}
+	return b
+}
+
+func buildMessages(mem memory.Allocator, docs []Doc) arrow.Array {
+	lb := array.NewListBuilder(mem, MessagesType.Elem())
+	defer lb.Release()
+	sb := lb.ValueBuilder().(*array.StructBuilder)
+	roles := sb.FieldBuilder(0).(*array.StringBuilder)
+	contents := sb.FieldBuilder(1).(*array.StringBuilder)
+	for _, d := range docs {
+		if d.Messages == nil {
+			lb.AppendNull()
+			continue
+		}
+		lb.Append(true)
+		for _, m := range d.Messages {
+			sb.Append(true)
+			roles.Append(m.Role)
+			contents.Append(m.Content)
+		}
+	}
+	return lb.NewArray()
+}
+
+// DerivedID is the id of a document whose input has none: a hash of where it
+// came from, so it is the same on every run and never random.
+func DerivedID(source string, offset int64) string {
+	d := xxhash.New()
+	d.WriteString(source)
+	d.WriteString("\x00")
+	d.WriteString(strconv.FormatInt(offset, 10))
+	return fmt.Sprintf("%016x", d.Sum64())
+}
+
+// Len is the number of rows, alive or not.
+func (b *Batch) Len() int { return len(b.alive) }
+
+// AliveCount is the number of rows not yet dropped.
+func (b *Batch) AliveCount() int { return b.nAlive }
+
+// Alive reports whether row i has not been dropped.
+func (b *Batch) Alive(i int) bool { return b.alive[i] }
+
+// DropOf returns why row i was dropped (zero Drop when alive).
+func (b *Batch) DropOf(i int) Drop { return b.drops[i] }
+
+// Drop marks row i as dropped by stage for reason. A row already dropped
+// keeps its first reason.
+func (b *Batch) Drop(i int, stage, reason string) {
+	if !b.alive[i] {
+		return
+	}
+	b.alive[i] = false
+	b.drops[i] = Drop{Stage: stage, Reason: reason}
+	b.nAlive--
+}
+
+// Fields returns the batch's schema fields in column order.
+func (b *Batch) Fields() []arrow.Field { return b.fields }
+
+// Column returns the named column, or nil when the batch has none.
+func (b *Batch) Column(name string) arrow.Array {
+	if i := b.index(name); i >= 0 {
+		return b.cols[i]
+	}
+	return nil
+}
+
+// Texts returns the text column.
+func (b *Batch) Texts() *array.String { return b.Column(ColText).(*array.String) }
+
+// SetColumn adds a column, or replaces the one with the same name. The batch
+// takes ownership of arr (it will Release it); a stage must set the same
+// columns on every batch so all shards share one schema.
+func (b *Batch) SetColumn(f arrow.Field, arr arrow.Array) error {
+	if arr.Len() != b.Len() {
+		return fmt.Errorf("column %s has %d rows, batch has %d", f.Name, arr.Len(), b.Len())
+	}
+	if i := b.index(f.Name); i >= 0 {
+		b.cols[i].Release()
+		b.fields[i], b.cols[i] = f, arr
+		return nil
+	}
+	b.addOwned(f, arr)
+	return nil
+}
+
+func (b *Batch) addOwned(f arrow.Field, arr arrow.Array) {
+	b.fields = append(b.fields, f)
+	b.cols = append(b.cols, arr)
+}
+
+func (b *Batch) index(name string) int {
+	for i, f := range b.fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Allocator is the memory allocator stages should build new columns with.
+func (b *Batch) Allocator() memory.Allocator { return b.mem }
+
+// Record returns all rows as one Arrow record; the caller releases it.
+func (b *Batch) Record() arrow.RecordBatch {
+	return array.NewRecordBatch(arrow.NewSchema(b.fields, nil), b.cols, int64(b.Len()))
+}
+
+// Release frees the batch's Arrow memory.
+func (b *Batch) Release() {
+	for _, c := range b.cols {
+		c.Release()
+	}
+	b.cols, b.fields = nil, nil
+}

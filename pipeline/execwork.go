@@ -1,0 +1,189 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+)
+
+// work turns raw batches into Arrow batches and runs the whole stage chain
+// on each, so a batch never changes goroutine mid-chain.
+func (r *run) work(ctx context.Context, in <-chan rawBatch, out chan<- *Batch, counters []stageCounter) error {
+	// One OS thread per worker makes the thread's CPU clock the stage's.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	withMessages := r.cfg.Input.Record != "plain"
+	for raw := range in {
+		b := NewBatch(r.mem, raw.seq, raw.docs, raw.sources, withMessages)
+		if err := r.runStages(ctx, b, counters); err != nil {
+			b.Release()
+			return err
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			b.Release()
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (r *run) runStages(ctx context.Context, b *Batch, counters []stageCounter) error {
+	texts := b.Texts()
+	for i, st := range r.stages {
+		c := &counters[i]
+		before := aliveRows(b)
+		docs, bytes := aliveCount(b, texts, before)
+		c.in.add(docs, bytes)
+		t0, cpu0 := time.Now(), threadCPU()
+		if err := st.Process(ctx, b); err != nil {
+			return fmt.Errorf("stage %s: %w", st.Name(), err)
+		}
+		c.wall += int64(time.Since(t0))
+		c.cpuNs += threadCPU() - cpu0
+		texts = b.Texts() // a stage may have replaced the text column
+		for _, row := range before {
+			n := int64(texts.ValueLen(row))
+			if b.Alive(row) {
+				c.out.add(1, n)
+				continue
+			}
+			if c.dropped == nil {
+				c.dropped = map[string]Count{}
+			}
+			d := c.dropped[b.DropOf(row).Reason]
+			d.add(1, n)
+			c.dropped[b.DropOf(row).Reason] = d
+		}
+	}
+	return nil
+}
+
+func aliveRows(b *Batch) []int {
+	rows := make([]int, 0, b.AliveCount())
+	for i := 0; i < b.Len(); i++ {
+		if b.Alive(i) {
+			rows = append(rows, i)
+		}
+	}
+	return rows
+}
+
+func aliveCount(b *Batch, texts *array.String, rows []int) (int64, int64) {
+	var n int64
+	for _, row := range rows {
+		n += int64(texts.ValueLen(row))
+	}
+	return int64(len(rows)), n
+}
+
+// writeOrdered receives batches in any order and writes them in sequence
+// order, which makes the shards independent of the worker count. At most
+// about 2×workers batches wait here, bounded by the channels upstream.
+func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch) error {
+	pending := map[int64]*Batch{}
+	var next int64
+	defer func() {
+		for _, b := range pending {
+			b.Release()
+		}
+	}()
+	for b := range in {
+		pending[b.Seq] = b
+		for {
+			b, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			err := r.writeBatch(ctx, b)
+			b.Release()
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrOutput, err)
+			}
+			next++
+		}
+	}
+	return ctx.Err()
+}
+
+func (r *run) writeBatch(ctx context.Context, b *Batch) error {
+	rec := b.Record()
+	defer rec.Release()
+	texts := b.Texts()
+	var kept, rejected Count
+	for i := 0; i < b.Len(); i++ {
+		if b.Alive(i) {
+			kept.add(1, int64(texts.ValueLen(i)))
+		} else {
+			rejected.add(1, int64(texts.ValueLen(i)))
+		}
+	}
+	r.stats.Kept.add(kept.Docs, kept.Bytes)
+	r.stats.Rejected.add(rejected.Docs, rejected.Bytes)
+	r.progress.DocsKept.Add(kept.Docs)
+	r.progress.DocsRejected.Add(rejected.Docs)
+	if rejected.Docs == 0 {
+		return r.kept.Write(rec)
+	}
+	if kept.Docs > 0 {
+		if err := r.writeFiltered(ctx, r.kept, rec, b, true); err != nil {
+			return err
+		}
+	}
+	if r.rejected == nil {
+		return nil
+	}
+	withReasons := r.withDropColumns(b, rec)
+	defer withReasons.Release()
+	return r.writeFiltered(ctx, r.rejected, withReasons, b, false)
+}
+
+// writeFiltered writes the rows of rec whose aliveness in b equals alive.
+func (r *run) writeFiltered(ctx context.Context, w *ShardWriter, rec arrow.RecordBatch, b *Batch, alive bool) error {
+	mb := array.NewBooleanBuilder(r.mem)
+	defer mb.Release()
+	for i := 0; i < b.Len(); i++ {
+		mb.Append(b.Alive(i) == alive)
+	}
+	mask := mb.NewArray()
+	defer mask.Release()
+	filtered, err := compute.FilterRecordBatch(ctx, rec, mask, compute.DefaultFilterOptions())
+	if err != nil {
+		return fmt.Errorf("filter batch: %w", err)
+	}
+	defer filtered.Release()
+	return w.Write(filtered)
+}
+
+// withDropColumns appends drop_stage and drop_reason (null for alive rows).
+func (r *run) withDropColumns(b *Batch, rec arrow.RecordBatch) arrow.RecordBatch {
+	stage := array.NewStringBuilder(r.mem)
+	reason := array.NewStringBuilder(r.mem)
+	defer stage.Release()
+	defer reason.Release()
+	for i := 0; i < b.Len(); i++ {
+		if b.Alive(i) {
+			stage.AppendNull()
+			reason.AppendNull()
+			continue
+		}
+		d := b.DropOf(i)
+		stage.Append(d.Stage)
+		reason.Append(d.Reason)
+	}
+	sa, ra := stage.NewArray(), reason.NewArray()
+	defer sa.Release()
+	defer ra.Release()
+	fields := append(append([]arrow.Field{}, rec.Schema().Fields()...),
+		arrow.Field{Name: ColDropStage, Type: arrow.BinaryTypes.String, Nullable: true},
+		arrow.Field{Name: ColDropReason, Type: arrow.BinaryTypes.String, Nullable: true})
+	cols := append(append([]arrow.Array{}, rec.Columns()...), sa, ra)
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+}

@@ -1,0 +1,238 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sync/errgroup"
+)
+
+// Error classes a caller can tell apart with errors.Is, to choose an exit code.
+var (
+	ErrConfig = errors.New("config error")
+	ErrInput  = errors.New("input error")
+	ErrOutput = errors.New("output error")
+)
+
+// Progress is updated by a run while it goes; a display polls it.
+type Progress struct {
+	FilesTotal, BytesTotal atomic.Int64
+	FilesDone, BytesRead   atomic.Int64
+	DocsRead, Quarantined  atomic.Int64
+	DocsKept, DocsRejected atomic.Int64
+}
+
+// RunOptions is everything a run needs besides its context.
+type RunOptions struct {
+	Config   Config
+	Registry *Registry
+	Logger   *slog.Logger
+	Progress *Progress        // may be nil
+	Alloc    memory.Allocator // nil: the Go allocator
+}
+
+// Result is what a finished run produced.
+type Result struct {
+	Dir      string
+	Manifest *Manifest
+	Stats    *Stats
+}
+
+// Run executes the pipeline: it checks the config and the output directory
+// before any work, streams every input through the stage chain, and writes
+// shards, quarantine files, stats.json, config.yaml and, last, manifest.json.
+func Run(ctx context.Context, opts RunOptions) (*Result, error) {
+	r, err := newRun(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.execute(ctx); err != nil {
+		r.abort()
+		return nil, err
+	}
+	return r.finish()
+}
+
+type run struct {
+	opts       RunOptions
+	cfg        Config
+	log        *slog.Logger
+	dir        string
+	stages     []Stage
+	reader     FileReader
+	inputs     []InputFile
+	configYAML []byte
+	configHash string
+	workers    int
+	progress   *Progress
+	mem        memory.Allocator
+
+	start    time.Time
+	manifest Manifest
+	stats    Stats
+	counters []stageCounter // merged from the workers
+	kept     *ShardWriter
+	rejected *ShardWriter
+	quarOut  []OutputFile
+}
+
+func newRun(opts RunOptions) (*run, error) {
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	stages, resolved, err := opts.Registry.Build(cfg.Stages)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	reader, err := opts.Registry.NewReader(cfg.Input)
+	if err != nil {
+		return nil, fmt.Errorf("%w: input: %w", ErrConfig, err)
+	}
+	yml, hash, err := ResolvedConfig(cfg, resolved)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{opts: opts, cfg: cfg, log: opts.Logger, dir: cfg.Output.Dir, stages: stages, reader: reader,
+		configYAML: yml, configHash: hash, progress: opts.Progress, mem: opts.Alloc}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.progress == nil {
+		r.progress = &Progress{}
+	}
+	if r.mem == nil {
+		r.mem = memory.DefaultAllocator
+	}
+	r.workers = cfg.Workers
+	if r.workers == 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.inputs, err = ListInputs(cfg.Input)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if err := prepareOutputDir(r.dir); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
+	}
+	return r, nil
+}
+
+// prepareOutputDir makes sure dir is writable before any work and clears a
+// previous run in it, manifest first, so the directory never looks complete
+// while it holds a mix of two runs.
+func prepareOutputDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".winnow-probe-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	ours := map[string]bool{ManifestFile: true, "stats.json": true, "config.yaml": true, "report.html": true,
+		"shards": true, "rejected": true, "quarantine": true, "index": true, ".winnow": true}
+	for _, e := range entries {
+		if !ours[e.Name()] {
+			return fmt.Errorf("output directory %s holds %s, which is not part of a winnow run; choose an empty or new directory", dir, e.Name())
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove previous manifest: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("remove previous run's %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (r *run) execute(ctx context.Context) error {
+	r.start = time.Now()
+	r.manifest = Manifest{RunID: newRunID(r.start), Start: r.start.UTC(), Version: Version, ConfigSHA256: r.configHash}
+	var total int64
+	for _, f := range r.inputs {
+		total += f.Size
+	}
+	r.progress.FilesTotal.Store(int64(len(r.inputs)))
+	r.progress.BytesTotal.Store(total)
+	r.log.Info("run started", "run_id", r.manifest.RunID, "files", len(r.inputs), "bytes", total, "workers", r.workers, "stages", len(r.stages), "output", r.dir)
+
+	meta := [][2]string{{"winnow.version", Version}, {"winnow.config_sha256", r.configHash}}
+	r.kept = NewShardWriter(r.dir, "shards", r.cfg.Output, meta)
+	if r.cfg.Output.KeepRejected {
+		r.rejected = NewShardWriter(r.dir, "rejected", r.cfg.Output, meta)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan rawBatch, r.workers)
+	done := make(chan *Batch, r.workers)
+	g.Go(func() error {
+		defer close(work)
+		return r.readAll(gctx, work)
+	})
+	perWorker := make([][]stageCounter, r.workers)
+	var wg errgroup.Group
+	for w := 0; w < r.workers; w++ {
+		perWorker[w] = make([]stageCounter, len(r.stages))
+		wg.Go(func() error { return r.work(gctx, work, done, perWorker[w]) })
+	}
+	g.Go(func() error {
+		err := wg.Wait()
+		close(done)
+		return err
+	})
+	g.Go(func() error { return r.writeOrdered(gctx, done) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	r.counters = make([]stageCounter, len(r.stages))
+	for _, pw := range perWorker {
+		for i := range pw {
+			r.counters[i].merge(&pw[i])
+		}
+	}
+	if err := r.kept.Close(); err != nil {
+		return fmt.Errorf("%w: %w", ErrOutput, err)
+	}
+	if r.rejected != nil {
+		if err := r.rejected.Close(); err != nil {
+			return fmt.Errorf("%w: %w", ErrOutput, err)
+		}
+	}
+	return nil
+}
+
+func (r *run) abort() {
+	if r.kept != nil {
+		r.kept.Abort()
+	}
+	if r.rejected != nil {
+		r.rejected.Abort()
+	}
+}
+
+func newRunID(t time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
