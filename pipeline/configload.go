@@ -96,6 +96,10 @@ func decodeValue(node *yaml.Node, v reflect.Value, file, path string, lines map[
 	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 		return nil // keep the default
 	}
+	if node.Kind == yaml.SequenceNode && len(node.Content) == 0 && v.Kind() == reflect.Slice {
+		v.SetZero() // "[]" and an absent list mean the same
+		return nil
+	}
 	switch {
 	case v.Type() == stageSpecsType:
 		return decodeStages(node, v, file, path, lines)

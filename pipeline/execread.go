@@ -24,7 +24,7 @@ type rawBatch struct {
 // into batches numbered in order, and writes each file's bad records to
 // quarantine/. It owns the manifest's input list.
 func (r *run) readAll(ctx context.Context, work chan<- rawBatch) error {
-	c := &collector{ctx: ctx, cfg: r.cfg.Input, out: work}
+	c := &collector{ctx: ctx, cfg: r.cfg.Input, out: work, progress: r.progress}
 	for _, f := range r.inputs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -113,6 +113,8 @@ type collector struct {
 	file InputFile
 	q    *quarantineWriter
 
+	progress *Progress
+
 	fileDocs, fileBad int64
 	fileKinds         map[string]int64
 }
@@ -144,6 +146,7 @@ func (c *collector) Doc(d Doc) error {
 	c.cur.sources = append(c.cur.sources, c.file.Rel)
 	c.cur.bytes += n
 	c.fileDocs++
+	c.progress.DocsRead.Add(1)
 	if len(c.cur.docs) >= c.cfg.BatchDocs || c.cur.bytes >= c.cfg.BatchBytes {
 		return c.flush()
 	}
@@ -154,6 +157,7 @@ func (c *collector) Doc(d Doc) error {
 func (c *collector) Bad(b BadRecord) {
 	c.fileBad++
 	c.fileKinds[b.Kind]++
+	c.progress.Quarantined.Add(1)
 	c.q.add(c.file, b)
 }
 

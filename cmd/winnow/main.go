@@ -1,0 +1,145 @@
+// Command winnow turns raw corpus directories into clean, deduplicated,
+// explainable Parquet shards. This file only parses flags; the commands
+// live in winnow/internal/cli.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"winnow/internal/cli"
+	"winnow/pipeline"
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success: every input record was read
+  1  internal error: the run stopped; no manifest.json was written
+  2  config or command-line error: nothing was done
+  3  input path missing or output directory unusable (or full)
+  5  success, but some input records were quarantined (see out/quarantine/)`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx)
+	stop()
+	os.Exit(code)
+}
+
+func execute(ctx context.Context) int {
+	code := cli.ExitOK
+	root := &cobra.Command{
+		Use:   "winnow",
+		Short: "Curate training corpora into clean, deduplicated Parquet shards",
+		Long: `winnow reads corpus files (JSONL, JSON, text, CSV/TSV, Parquet; gzip and zstd),
+runs them through an ordered list of stages (normalize, language id, dedup,
+quality filters …) and writes kept documents to shards/, dropped ones with
+their reason to rejected/, unreadable input to quarantine/, and
+manifest.json last.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runCmd(&code), validateCmd(&code), configCmd(), catCmd(), versionCmd())
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "winnow:", err)
+		if code == cli.ExitOK {
+			code = cli.ExitConfig
+		}
+	}
+	return code
+}
+
+func addRunFlags(c *cobra.Command, f *cli.RunFlags) {
+	c.Flags().StringVarP(&f.ConfigPath, "config", "c", "", "pipeline config (YAML); without it the defaults apply")
+	c.Flags().StringSliceVarP(&f.Inputs, "input", "i", nil, "input files or directories (override input.paths; repeat or comma-separate)")
+	c.Flags().StringVarP(&f.Output, "output", "o", "", "output run directory (overrides output.dir)")
+	c.Flags().IntVar(&f.Workers, "workers", -1, "worker goroutines (overrides workers; 0 = one per core)")
+}
+
+func runCmd(code *int) *cobra.Command {
+	f := cli.RunFlags{}
+	c := &cobra.Command{
+		Use:   "run -c pipeline.yaml [-i corpus/ -o out/ --workers N]",
+		Short: "Run a pipeline over the input and write a run directory",
+		Long: `Run reads every input file in sorted order, runs the stages, and writes
+out/shards/, out/rejected/, out/quarantine/, stats.json, config.yaml and,
+last, manifest.json. Flags override the config. Progress goes to stderr:
+a live line on a terminal, a log line every 10 s otherwise.
+
+` + exitCodesHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			*code = cli.Run(cmd.Context(), f, os.Stderr)
+			return nil
+		},
+	}
+	addRunFlags(c, &f)
+	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	return c
+}
+
+func validateCmd(code *int) *cobra.Command {
+	f := cli.RunFlags{}
+	c := &cobra.Command{
+		Use:   "validate -c pipeline.yaml",
+		Short: "Check a config strictly, as run would, without doing any work",
+		Long:  "Validate decodes the config strictly (unknown keys, wrong types and out-of-range values are errors naming file:line:key), builds every stage and the reader, and lists the input files.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.Validate(cmd.OutOrStdout(), f); err != nil {
+				*code = cli.ExitCodeForConfigError(err)
+				return err
+			}
+			return nil
+		},
+	}
+	addRunFlags(c, &f)
+	return c
+}
+
+func configCmd() *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Config helpers"}
+	c.AddCommand(&cobra.Command{
+		Use:   "defaults",
+		Short: "Print a complete, commented config with every default",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cli.PrintDefaults(cmd.OutOrStdout()) },
+	})
+	return c
+}
+
+func catCmd() *cobra.Command {
+	o := cli.CatOptions{}
+	c := &cobra.Command{
+		Use:   "cat SHARD.parquet [--limit N] [--columns id,text] [--format jsonl|table]",
+		Short: "Print rows of a Parquet shard",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.Cat(cmd.Context(), cmd.OutOrStdout(), args[0], o)
+		},
+	}
+	c.Flags().Int64Var(&o.Limit, "limit", 10, "rows to print; 0 = all")
+	c.Flags().StringSliceVar(&o.Columns, "columns", nil, "columns to print, in order (a column the shard lacks prints as null)")
+	c.Flags().StringVar(&o.Format, "format", "jsonl", "jsonl or table")
+	c.Flags().IntVar(&o.Width, "width", 60, "table format: longest cell in characters")
+	return c
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print winnow's version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "winnow %s (%s %s/%s)\n", pipeline.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		},
+	}
+}

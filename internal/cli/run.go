@@ -1,0 +1,134 @@
+// Package cli implements winnow's commands; cmd/winnow only parses flags
+// and calls in here.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"golang.org/x/term"
+
+	"winnow/filters"
+	"winnow/pipeline"
+	"winnow/stages"
+)
+
+// Exit codes, documented in the README and `winnow --help`.
+const (
+	ExitOK          = 0 // the run completed and every input record was read
+	ExitInternal    = 1 // a bug or an unexpected failure mid-run; no manifest was written
+	ExitConfig      = 2 // the config or the command line is wrong; nothing was done
+	ExitIO          = 3 // an input path is missing or the output directory is unusable (or filled up mid-run)
+	ExitQuarantined = 5 // the run completed, but some input records were quarantined
+)
+
+// NewRegistry returns the registry of every stage and the input readers.
+func NewRegistry() *pipeline.Registry {
+	r := pipeline.NewRegistry()
+	r.NewReader = stages.NewFileReader
+	filters.Register(r)
+	return r
+}
+
+// RunFlags are the command-line settings of `winnow run`; zero values leave
+// the config as it is.
+type RunFlags struct {
+	ConfigPath string
+	Inputs     []string
+	Output     string
+	Workers    int // -1: from the config
+	LogFormat  string
+	LogLevel   string
+}
+
+// NewLogger builds the slog logger for --log-format and --log-level.
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// LoadConfig reads the config file (or starts from the defaults when path is
+// empty) and applies the command-line overrides.
+func LoadConfig(f RunFlags) (pipeline.Config, error) {
+	cfg := pipeline.Defaults()
+	if f.ConfigPath != "" {
+		var err error
+		if cfg, err = pipeline.LoadConfig(f.ConfigPath); err != nil {
+			return cfg, err
+		}
+	}
+	if len(f.Inputs) > 0 {
+		cfg.Input.Paths = f.Inputs
+	}
+	if f.Output != "" {
+		cfg.Output.Dir = f.Output
+	}
+	if f.Workers >= 0 {
+		cfg.Workers = f.Workers
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("after command-line overrides: %w", err)
+	}
+	return cfg, nil
+}
+
+// Run runs a pipeline and returns the process exit code, having reported
+// any error on stderr.
+func Run(ctx context.Context, f RunFlags, stderr *os.File) int {
+	log, err := NewLogger(stderr, f.LogFormat, f.LogLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "winnow:", err)
+		return ExitConfig
+	}
+	cfg, err := LoadConfig(f)
+	if err != nil {
+		fmt.Fprintln(stderr, "winnow: config:", err)
+		return ExitConfig
+	}
+	progress := &pipeline.Progress{}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		showProgress(pctx, progress, stderr, term.IsTerminal(int(stderr.Fd())), log)
+		close(done)
+	}()
+	res, err := pipeline.Run(ctx, pipeline.RunOptions{Config: cfg, Registry: NewRegistry(), Logger: log, Progress: progress})
+	stop()
+	<-done
+	if err != nil {
+		fmt.Fprintln(stderr, "winnow: run:", err)
+		return exitCode(err)
+	}
+	t := res.Manifest.Totals
+	fmt.Fprintf(stderr, "winnow: wrote %s: read %d, kept %d, rejected %d, quarantined %d (%.1f MB/s)\n",
+		res.Dir, t.Read, t.Kept, t.Rejected, t.Quarantined, res.Stats.MBPerSecond)
+	if t.Quarantined > 0 {
+		fmt.Fprintf(stderr, "winnow: %d input records could not be read; see %s/quarantine/\n", t.Quarantined, res.Dir)
+		return ExitQuarantined
+	}
+	return ExitOK
+}
+
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, pipeline.ErrConfig):
+		return ExitConfig
+	case errors.Is(err, pipeline.ErrInput), errors.Is(err, pipeline.ErrOutput):
+		return ExitIO
+	}
+	return ExitInternal
+}
