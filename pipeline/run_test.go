@@ -70,10 +70,16 @@ func testRegistry() *Registry {
 	r := NewRegistry()
 	r.NewReader = func(InputConfig) (FileReader, error) { return lineReader{}, nil }
 	r.Register(StageInfo{
-		Name:     "drop_short",
-		Defaults: func() any { return &struct{ Min int `yaml:"min"` }{Min: 10} },
+		Name: "drop_short",
+		Defaults: func() any {
+			return &struct {
+				Min int `yaml:"min"`
+			}{Min: 10}
+		},
 		New: func(o any, where string) (Stage, error) {
-			return dropShort{min: o.(*struct{ Min int `yaml:"min"` }).Min}, nil
+			return dropShort{min: o.(*struct {
+				Min int `yaml:"min"`
+			}).Min}, nil
 		},
 	})
 	return r
