@@ -1,0 +1,39 @@
+# winnow: the two commands a fresh machine needs are `make demo` and `make test`.
+GO        ?= go
+BIN       := bin/winnow
+FUZZTIME  ?= 10s
+
+.PHONY: build demo test test-short fuzz bench vet clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/winnow
+
+# Run the demo recipe on fixtures/ and write ./out/.
+demo: build
+	./$(BIN) run -c fixtures/demo.yaml -o out/
+	./$(BIN) cat out/shards/part-00000.parquet --limit 3 --columns id,source,length_chars,text --format table --width 40
+
+# Everything CI runs: vet, gofmt, the race-checked tests, and a short fuzz of every parser.
+test: vet
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./stages/ | grep '^Fuzz'); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./stages/ || exit 1; \
+	done
+
+# Read -> write throughput (MB/s per core; see BENCHMARKS.md).
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=3x ./pipeline/ ./stages/
+
+clean:
+	rm -rf bin out
