@@ -337,3 +337,49 @@ func TestRunCancelled(t *testing.T) {
 	}
 	assertNoTempFiles(t, out)
 }
+
+// vanishingReader deletes the next input file while reading the first, as
+// a concurrent cleanup job would.
+type vanishingReader struct {
+	lineReader
+	victim string
+}
+
+func (v vanishingReader) ReadFile(ctx context.Context, f InputFile, r io.Reader, emit Emitter) error {
+	os.Remove(v.victim)
+	return v.lineReader.ReadFile(ctx, f, r, emit)
+}
+
+func TestRunFileVanishesMidRun(t *testing.T) {
+	in := writeCorpus(t, 3, 20) // part0/f00.txt, part1/f01.txt, part2/f02.txt
+	reg := testRegistry()
+	reg.NewReader = func(InputConfig) (FileReader, error) {
+		return vanishingReader{victim: filepath.Join(in, "part1", "f01.txt")}, nil
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	res, err := Run(context.Background(), RunOptions{Config: testConfig(in, out, 2), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vanished []InputRecord
+	for _, in := range res.Manifest.Inputs {
+		if in.Bad[BadVanished] > 0 {
+			vanished = append(vanished, in)
+		}
+	}
+	if len(vanished) != 1 || vanished[0].Source != "part1/f01.txt" || vanished[0].Docs != 0 {
+		t.Fatalf("vanished inputs = %+v", vanished)
+	}
+	if res.Manifest.Inputs[2].Docs == 0 {
+		t.Errorf("the file after the vanished one was not read")
+	}
+	var kinds []any
+	for _, line := range readQuarantine(t, out) {
+		if line["file"] == "part1/f01.txt" {
+			kinds = append(kinds, line["kind"])
+		}
+	}
+	if len(kinds) != 1 || kinds[0] != BadVanished {
+		t.Errorf("quarantine lines for the vanished file: %v", kinds)
+	}
+}
