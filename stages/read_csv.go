@@ -57,9 +57,9 @@ type csvColumns struct {
 	index map[string]int
 }
 
-// csvHeader parses the header and checks that it has the columns the
-// record settings need; if not, the file is one missing_text (not one per
-// row, which would flood quarantine with a config mistake).
+// csvHeader parses the header. A header without the configured text column
+// is not checked here: every row then becomes its own missing_text, as for
+// JSON records without the field, so the counts mean the same everywhere.
 func (run *fileRun) csvHeader(p *csvParser, hdr csvRaw) (csvColumns, bool) {
 	if hdr.tooLarge {
 		run.tooLarge(hdr.line, hdr.off, hdr.size, hdr.b, "header row")
@@ -82,34 +82,7 @@ func (run *fileRun) csvHeader(p *csvParser, hdr csvRaw) (csvColumns, bool) {
 			cols.index[n] = i
 		}
 	}
-	if msg := run.csvMissingColumns(cols); msg != "" {
-		run.badFile(pipeline.BadMissingText, msg, hdr.b)
-		return csvColumns{}, false
-	}
 	return cols, true
-}
-
-func (run *fileRun) csvMissingColumns(cols csvColumns) string {
-	has := func(n string) bool { _, ok := cols.index[n]; return ok }
-	list := strings.Join(cols.names, ", ")
-	switch rb := run.rb; {
-	case rb.preset == recordShareGPT || rb.preset == recordOpenAI:
-		return fmt.Sprintf("record: %s needs a list of turns, which a CSV cell cannot hold; use JSON input", rb.preset)
-	case rb.preset == recordAlpaca:
-		if !has("instruction") || !has("output") {
-			return "record: alpaca needs columns instruction and output; the header has " + list
-		}
-	case rb.tmpl != nil:
-		for _, p := range rb.tmpl {
-			if p.field != "" && has(p.field) {
-				return ""
-			}
-		}
-		return "none of the text_template fields is a column; the header has " + list
-	case !has(rb.textField):
-		return fmt.Sprintf("no column %q (text_field); the header has %s", rb.textField, list)
-	}
-	return ""
 }
 
 func (run *fileRun) csvRecord(p *csvParser, rec *csvRecord, r csvRaw) error {

@@ -46,10 +46,10 @@ func (run *fileRun) readParquet(stream io.Reader) error {
 		run.badFile(pipeline.BadMalformed, "Parquet schema: "+err.Error(), nil)
 		return nil
 	}
-	leaves, names := parquetLeaves(fr.Manifest, run.rb.needs())
-	if msg := run.parquetMissingColumns(names); msg != "" {
-		run.badFile(pipeline.BadMissingText, msg, nil)
-		return nil
+	leaves := parquetLeaves(fr.Manifest, run.rb.needs())
+	if len(leaves) == 0 {
+		// None of the columns exists: every row is a missing_text.
+		return run.parquetNoColumns(pf.NumRows())
 	}
 	rr, err := fr.GetRecordReader(run.ctx, leaves, nil)
 	if err != nil {
@@ -86,11 +86,28 @@ func (run *fileRun) parquetRows(rr pqarrow.RecordReader) error {
 	return nil
 }
 
+func (run *fileRun) parquetNoColumns(rows int64) error {
+	for row := range rows {
+		if err := run.tick(); err != nil {
+			return err
+		}
+		if err := run.parquetRecord(noFields{}, row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noFields is a record without any of the wanted fields.
+type noFields struct{}
+
+func (noFields) lookup(string) (fieldValue, bool) { return fieldValue{}, false }
+
 // parquetRecord is run.record plus the checks that the stream readers make
 // on raw bytes: Parquet strings are UTF-8 by contract, not by proof, and a
 // cell may exceed max_doc_bytes.
-func (run *fileRun) parquetRecord(pr *parquetRow, row int64) error {
-	d, rerr := run.rb.build(pr)
+func (run *fileRun) parquetRecord(src fieldSource, row int64) error {
+	d, rerr := run.rb.build(src)
 	switch {
 	case rerr != nil:
 		run.bad(pipeline.BadRecord{Kind: rerr.kind, Offset: row, ByteOffset: -1, Err: rerr.msg})
@@ -146,8 +163,8 @@ func parquetOpenKind(err error) string {
 }
 
 // parquetLeaves returns the leaf column indexes of the wanted top-level
-// fields that the file has, and the names found.
-func parquetLeaves(m *pqarrow.SchemaManifest, want []string) ([]int, map[string]bool) {
+// fields that the file has.
+func parquetLeaves(m *pqarrow.SchemaManifest, want []string) []int {
 	found := map[string]bool{}
 	var leaves []int
 	for _, f := range m.Fields {
@@ -158,7 +175,7 @@ func parquetLeaves(m *pqarrow.SchemaManifest, want []string) ([]int, map[string]
 		found[name] = true
 		leaves = appendLeaves(leaves, f)
 	}
-	return leaves, found
+	return leaves
 }
 
 func appendLeaves(out []int, f pqarrow.SchemaField) []int {
@@ -178,27 +195,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func (run *fileRun) parquetMissingColumns(found map[string]bool) string {
-	switch rb := run.rb; {
-	case rb.preset == recordAlpaca && (!found["instruction"] || !found["output"]):
-		return "record: alpaca needs columns instruction and output"
-	case rb.preset == recordShareGPT && !found["conversations"]:
-		return "record: sharegpt needs a column conversations"
-	case rb.preset == recordOpenAI && !found["messages"]:
-		return "record: openai needs a column messages"
-	case rb.preset == recordPlain && rb.tmpl == nil && !found[rb.textField]:
-		return fmt.Sprintf("no column %q (text_field)", rb.textField)
-	case rb.preset == recordPlain && rb.tmpl != nil:
-		for _, p := range rb.tmpl {
-			if found[p.field] {
-				return ""
-			}
-		}
-		return "none of the text_template fields is a column"
-	}
-	return ""
 }
 
 // parquetRow is one row of a record batch as a fieldSource.

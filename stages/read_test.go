@@ -126,7 +126,7 @@ func TestReadCases(t *testing.T) {
 			texts: []string{"二"}, offs: []int64{3}, bad: []string{pipeline.BadMalformed}},
 		{name: "csv cut in quoted field", file: "a.csv", data: "id,text\n1,一\n2,\"二",
 			texts: []string{"一"}, bad: []string{pipeline.BadTruncated}},
-		{name: "csv missing column", file: "a.csv", data: "id,body\n1,一\n", bad: []string{pipeline.BadMissingText}},
+		{name: "csv missing column", file: "a.csv", data: "id,body\n1,一\n2,二\n", bad: []string{pipeline.BadMissingText, pipeline.BadMissingText}},
 		{name: "csv header only", file: "a.csv", data: "id,text\n", bad: []string{pipeline.BadEmptyFile}},
 		{name: "csv record too large", mod: small, file: "a.csv", data: "id,text\n1,\"" + strings.Repeat("x\n", 50) + "\"\n2,ok\n",
 			texts: []string{"ok"}, offs: []int64{53}, bad: []string{pipeline.BadTooLarge}},
