@@ -263,7 +263,14 @@ func (run *fileRun) decodedStream(head []byte, headErr error) *bufio.Reader {
 		text = dec.Reader(text)
 		run.transcoded = true
 	}
-	return bufio.NewReaderSize(text, readBufSize)
+	size := readBufSize
+	if headErr == io.EOF {
+		// The whole file is in head: a run over thousands of small files
+		// should not allocate a full buffer for each. Decoding to UTF-8
+		// grows GBK/Big5 text by half, UTF-16 by up to a half too.
+		size = min(size, 2*len(head)+64)
+	}
+	return bufio.NewReaderSize(text, size)
 }
 
 func (run *fileRun) dispatch(format string, br *bufio.Reader) error {

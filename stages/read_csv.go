@@ -171,7 +171,7 @@ type csvSplitter struct {
 	br   *bufio.Reader
 	max  int64
 	sep  byte
-	buf  []byte
+	buf  recordBuf
 	off  int64 // stream offset of the next record
 	line int64 // lines consumed so far
 }
@@ -207,13 +207,14 @@ func (sp *csvSplitter) next() (csvRaw, error) {
 
 func (sp *csvSplitter) record() (csvRaw, error) {
 	r := csvRaw{line: sp.line + 1, off: sp.off}
-	sp.buf = sp.buf[:0]
+	sp.buf.reset(sp.max + 2)
 	st := csvScan{fieldStart: true}
 	for {
 		if sp.br.Buffered() == 0 {
 			if _, err := sp.br.Peek(1); err != nil {
 				sp.line += st.lines
-				r.b, r.cut = sp.buf, st.inQuote
+				sp.finish(&r)
+				r.cut = st.inQuote
 				if err == io.EOF && r.size > 0 {
 					if !r.cut {
 						sp.line++ // a last line without '\n'
@@ -225,30 +226,19 @@ func (sp *csvSplitter) record() (csvRaw, error) {
 		}
 		w, _ := sp.br.Peek(sp.br.Buffered())
 		n, done := st.scan(w, sp.sep)
-		sp.keep(&r, w[:n])
+		sp.buf.add(w[:n])
 		d, _ := sp.br.Discard(n)
 		sp.off += int64(d)
 		if done {
 			sp.line += st.lines
-			r.b = sp.buf
+			sp.finish(&r)
 			return r, nil
 		}
 	}
 }
 
-func (sp *csvSplitter) keep(r *csvRaw, piece []byte) {
-	r.size += int64(len(piece))
-	if !r.tooLarge && r.size > sp.max+2 {
-		r.tooLarge = true
-		sp.buf = sp.buf[:min(len(sp.buf), pipeline.MaxQuarantineRaw)]
-	}
-	if !r.tooLarge {
-		sp.buf = append(sp.buf, piece...)
-		return
-	}
-	if room := pipeline.MaxQuarantineRaw - len(sp.buf); room > 0 {
-		sp.buf = append(sp.buf, piece[:min(room, len(piece))]...)
-	}
+func (sp *csvSplitter) finish(r *csvRaw) {
+	r.b, r.size, r.tooLarge = sp.buf.b, sp.buf.size, sp.buf.tooLarge
 }
 
 // scan consumes bytes of the current record, through its final '\n'.

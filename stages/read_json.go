@@ -181,8 +181,8 @@ func (run *fileRun) jsonElement(rec *jsonRecord, e jsonElem, idx int64) error {
 type valueSplitter struct {
 	br  *bufio.Reader
 	max int64
-	buf []byte // the current element (or its first MaxQuarantineRaw bytes)
-	off int64  // stream offset of the next unread byte
+	buf recordBuf // the current element
+	off int64     // stream offset of the next unread byte
 }
 
 // jsonElem is one value cut from the stream; b is valid until the next call.
@@ -227,7 +227,7 @@ func (s *valueSplitter) peekNonSpace() (byte, error) {
 // stream inside the value it returns io.EOF with the partial element.
 func (s *valueSplitter) element() (jsonElem, error) {
 	e := jsonElem{off: s.off}
-	s.buf = s.buf[:0]
+	s.buf.reset(s.max)
 	var st splitState
 	for {
 		w, err := s.window()
@@ -236,7 +236,7 @@ func (s *valueSplitter) element() (jsonElem, error) {
 			return e, err
 		}
 		n, done := st.scan(w)
-		s.keep(&e, w[:n])
+		s.buf.add(w[:n])
 		s.consume(n)
 		if done {
 			s.finish(&e)
@@ -245,22 +245,9 @@ func (s *valueSplitter) element() (jsonElem, error) {
 	}
 }
 
-func (s *valueSplitter) keep(e *jsonElem, piece []byte) {
-	e.size += int64(len(piece))
-	if !e.tooLarge && e.size > s.max {
-		e.tooLarge = true
-		s.buf = s.buf[:min(len(s.buf), pipeline.MaxQuarantineRaw)]
-	}
-	if !e.tooLarge {
-		s.buf = append(s.buf, piece...)
-		return
-	}
-	if room := pipeline.MaxQuarantineRaw - len(s.buf); room > 0 {
-		s.buf = append(s.buf, piece[:min(room, len(piece))]...)
-	}
+func (s *valueSplitter) finish(e *jsonElem) {
+	e.b, e.size, e.tooLarge = s.buf.b, s.buf.size, s.buf.tooLarge
 }
-
-func (s *valueSplitter) finish(e *jsonElem) { e.b = s.buf }
 
 // splitState tracks where the splitter is inside a value.
 type splitState struct {

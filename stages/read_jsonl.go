@@ -21,7 +21,6 @@ import (
 func (run *fileRun) readJSONL(br *bufio.Reader, sniffObject bool) error {
 	lr := &lineReader{br: br, max: run.set.maxDoc, off: run.base}
 	var rec jsonRecord
-	first := true
 	for {
 		ln, err := lr.next()
 		if err == io.EOF {
@@ -44,16 +43,14 @@ func (run *fileRun) readJSONL(br *bufio.Reader, sniffObject bool) error {
 		}
 		if msg := run.checkEncoding(b); msg != "" {
 			run.bad(pipeline.BadRecord{Kind: pipeline.BadEncoding, Offset: ln.num, ByteOffset: ln.off, Err: msg, Raw: b})
-			first = false
 			continue
 		}
 		perr := rec.parse(b)
-		if perr == errJSONEnd && sniffObject && first {
+		if perr == errJSONEnd && sniffObject && run.docs+run.bads == 0 {
 			// Not JSON Lines: a multi-line value. Re-read from this line on.
 			rest := io.MultiReader(bytes.NewReader(append(bytes.Clone(b), '\n')), br)
 			return run.readJSONValues(bufio.NewReaderSize(rest, readBufSize), ln.off)
 		}
-		first = false
 		if perr != nil {
 			run.badJSON(perr, ln.num, ln.off, b, !ln.eol)
 			continue

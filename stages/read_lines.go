@@ -16,9 +16,9 @@ import (
 type lineReader struct {
 	br  *bufio.Reader
 	max int64
-	buf []byte // reused for lines longer than the bufio buffer
-	off int64  // stream offset of the next line
-	num int64  // lines returned so far
+	buf recordBuf // for lines longer than the bufio buffer
+	off int64     // stream offset of the next line
+	num int64     // lines returned so far
 }
 
 // textLine is one line without its line end. b is valid until the next call.
@@ -36,7 +36,7 @@ type textLine struct {
 // together with the partial line read before it.
 func (lr *lineReader) next() (textLine, error) {
 	ln := textLine{num: lr.num + 1, off: lr.off}
-	lr.buf = lr.buf[:0]
+	lr.buf.reset(lr.max + 2) // room for "\r\n"
 	var total int64
 	var last2 [2]byte // the last two bytes seen, to spot "\r\n" after a long line
 	for {
@@ -53,11 +53,12 @@ func (lr *lineReader) next() (textLine, error) {
 		case n == 1:
 			last2 = [2]byte{last2[1], chunk[0]}
 		}
-		lr.keep(&ln, chunk)
+		lr.buf.add(chunk)
+		ln.tooLarge = lr.buf.tooLarge
 		switch err {
 		case nil:
 			ln.crlf = last2[0] == '\r'
-			lr.finish(&ln, lr.buf, total, true)
+			lr.finish(&ln, lr.buf.b, total, true)
 			return ln, nil
 		case bufio.ErrBufferFull:
 			continue
@@ -65,29 +66,57 @@ func (lr *lineReader) next() (textLine, error) {
 			if total == 0 {
 				return ln, io.EOF
 			}
-			lr.finish(&ln, lr.buf, total, false)
+			lr.finish(&ln, lr.buf.b, total, false)
 			return ln, nil
 		default:
-			lr.finish(&ln, lr.buf, total, false)
+			lr.finish(&ln, lr.buf.b, total, false)
 			return ln, err
 		}
 	}
 }
 
-// keep appends a piece of the current line to buf, switching to streaming
-// once the line is certainly longer than max.
-func (lr *lineReader) keep(ln *textLine, chunk []byte) {
-	if !ln.tooLarge && int64(len(lr.buf)+len(chunk)) > lr.max+2 {
-		ln.tooLarge = true
-		lr.buf = lr.buf[:min(len(lr.buf), pipeline.MaxQuarantineRaw)]
+// recordBuf accumulates the bytes of one record up to a limit. Past the
+// limit it keeps only the first MaxQuarantineRaw bytes and counts the rest,
+// so an oversized record is never held whole.
+type recordBuf struct {
+	b        []byte
+	size     int64
+	limit    int64
+	tooLarge bool
+}
+
+func (r *recordBuf) reset(limit int64) {
+	r.b, r.size, r.limit, r.tooLarge = r.b[:0], 0, limit, false
+}
+
+func (r *recordBuf) add(piece []byte) {
+	r.size += int64(len(piece))
+	if !r.tooLarge && r.size > r.limit {
+		r.tooLarge = true
+		r.b = r.b[:min(len(r.b), pipeline.MaxQuarantineRaw)]
 	}
-	if !ln.tooLarge {
-		lr.buf = append(lr.buf, chunk...)
+	if !r.tooLarge {
+		r.b = appendGrow(r.b, piece, r.limit)
 		return
 	}
-	if room := pipeline.MaxQuarantineRaw - len(lr.buf); room > 0 {
-		lr.buf = append(lr.buf, chunk[:min(room, len(chunk))]...)
+	if room := pipeline.MaxQuarantineRaw - len(r.b); room > 0 {
+		r.b = append(r.b, piece[:min(room, len(piece))]...)
 	}
+}
+
+// appendGrow appends, doubling the capacity when it must grow, but never
+// beyond limit (which the caller keeps len(buf)+len(piece) within). append
+// grows large slices by only 1.25x, which would copy a 32 MiB record about
+// five times over on its way up.
+func appendGrow(buf, piece []byte, limit int64) []byte {
+	need := len(buf) + len(piece)
+	if need > cap(buf) {
+		c := int(min(max(int64(need), 2*int64(cap(buf)), 512), max(limit, int64(need))))
+		nb := make([]byte, len(buf), c)
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, piece...)
 }
 
 // finish strips the line end and fills in the sizes.

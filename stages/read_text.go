@@ -25,21 +25,26 @@ func (run *fileRun) readText(br *bufio.Reader) error {
 // readTextFile makes the whole file one document, Offset 0. A file over
 // max_doc_bytes is counted through, never held.
 func (run *fileRun) readTextFile(br *bufio.Reader) error {
-	limit := run.set.maxDoc + 2 // room for a final "\r\n"
-	buf, err := io.ReadAll(io.LimitReader(br, limit+1))
-	if err != nil {
-		run.streamBad(err, 0, run.base, buf)
-		return nil
-	}
-	if int64(len(buf)) > limit {
-		rest, err := io.Copy(io.Discard, br)
-		run.tooLarge(0, run.base, int64(len(buf))+rest, buf, "text file")
-		if err != nil {
-			run.streamBad(err, 0, run.base, nil)
+	var buf recordBuf
+	buf.reset(run.set.maxDoc + 2) // room for a final "\r\n"
+	for {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err == io.EOF {
+				break
+			} else if err != nil {
+				run.streamBad(err, 0, run.base, buf.b)
+				return nil
+			}
 		}
+		w, _ := br.Peek(br.Buffered())
+		buf.add(w)
+		br.Discard(len(w))
+	}
+	if buf.tooLarge {
+		run.tooLarge(0, run.base, buf.size, buf.b, "text file")
 		return nil
 	}
-	text := bytes.TrimRight(buf, "\r\n")
+	text := bytes.TrimRight(buf.b, "\r\n")
 	if int64(len(text)) > run.set.maxDoc {
 		run.tooLarge(0, run.base, int64(len(text)), text, "text file")
 		return nil
@@ -140,7 +145,8 @@ func (run *fileRun) addLine(p *paragraph, ln textLine) {
 		p.tooLarge = true
 	}
 	if !p.tooLarge {
-		p.buf = append(append(p.buf, ln.b...), end...)
+		limit := run.set.maxDoc + 2
+		p.buf = appendGrow(appendGrow(p.buf, ln.b, limit), []byte(end), limit)
 		return
 	}
 	if room := pipeline.MaxQuarantineRaw - len(p.buf); room > 0 {
