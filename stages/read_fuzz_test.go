@@ -141,4 +141,3 @@ func FuzzJSONScanner(f *testing.F) {
 		}
 	})
 }
-

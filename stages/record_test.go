@@ -48,7 +48,7 @@ func TestRecordPresets(t *testing.T) {
 		{name: "sharegpt turn without from", preset: "sharegpt", line: `{"conversations":[{"value":"x"}]}`, bad: pipeline.BadMissingText},
 		{name: "sharegpt numeric value", preset: "sharegpt", line: `{"conversations":[{"from":"human","value":3}]}`, bad: pipeline.BadMissingText},
 		{name: "openai", preset: "openai",
-			line: `{"messages":[{"role":"system","content":"S"},{"role":"user","content":[{"type":"text","text":"看图"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"说明"}]},{"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","content":"42"}]}`,
+			line:     `{"messages":[{"role":"system","content":"S"},{"role":"user","content":[{"type":"text","text":"看图"},{"type":"image_url","image_url":{"url":"x"}},{"type":"text","text":"说明"}]},{"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","content":"42"}]}`,
 			want:     msgs{s("S"), u("看图\n说明"), a(""), {Role: "tool", Content: "42"}},
 			wantText: "S\n\n看图\n说明\n\n42"},
 		{name: "openai missing messages", preset: "openai", line: `{"conversations":[]}`, bad: pipeline.BadMissingText},
