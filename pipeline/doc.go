@@ -8,8 +8,8 @@ import (
 // Message is one turn of an instruction record (Alpaca, ShareGPT, OpenAI),
 // kept in the output's messages column beside the rendered text.
 type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	Role    string `json:"role" parquet:"role"`
+	Content string `json:"content" parquet:"content"`
 }
 
 // Doc is one document as a reader produces it, before it becomes a row of a Batch.

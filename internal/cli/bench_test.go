@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"winnow/internal/testenv"
+	"winnow/pipeline"
+)
+
+// BenchmarkReadWrite measures reading + writing alone (no stages) on one
+// worker: the MB/s it prints is per core. Corpus: ../shared/corpora/zh-laws
+// (551 Markdown files, 11.4 MB) when present, else fixtures/corpus.
+func BenchmarkReadWrite(b *testing.B) {
+	for _, bc := range []struct{ name, format string }{{"zh-laws", "text"}, {"zh-sft-jsonl", "jsonl"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			in, bytes := benchCorpus(b, bc.name)
+			cfg := pipeline.Defaults()
+			cfg.Input.Paths = []string{in}
+			cfg.Input.Exclude = []string{"*.tsv", "SOURCES.md", "README.md"}
+			cfg.Workers = 1
+			b.SetBytes(bytes)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cfg.Output.Dir = filepath.Join(b.TempDir(), "out")
+				res, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Manifest.Totals.Kept == 0 {
+					b.Fatal("nothing kept")
+				}
+				b.ReportMetric(float64(res.Stats.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
+			}
+		})
+	}
+}
+
+func benchCorpus(b *testing.B, name string) (string, int64) {
+	b.Helper()
+	var dir string
+	switch name {
+	case "zh-laws":
+		dir = filepath.Join(testenv.SharedCorpora(b), "zh-laws")
+	case "zh-sft-jsonl":
+		dir = filepath.Join(testenv.SharedCorpora(b), "zh-sft", "sharegpt")
+	}
+	var total int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) != ".tsv" && d.Name() != "SOURCES.md" {
+			if fi, err := d.Info(); err == nil {
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return dir, total
+}
+
