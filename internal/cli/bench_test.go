@@ -58,4 +58,3 @@ func benchCorpus(b *testing.B, name string) (string, int64) {
 	})
 	return dir, total
 }
-
