@@ -124,7 +124,7 @@ func FuzzJSONScanner(f *testing.F) {
 			return
 		}
 		for _, fl := range rec.fields {
-			raw, ok := std[fl.key]
+			raw, ok := std[string(fl.key)]
 			if !ok {
 				t.Fatalf("key %q unknown to encoding/json", fl.key)
 			}

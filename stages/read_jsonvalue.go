@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"encoding/binary"
 	"bytes"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func syntaxErr(b []byte, i int, what string) error {
 
 // jsonField is one member of a top-level object.
 type jsonField struct {
-	key string // unescaped; shares no memory with the record
+	key []byte // unescaped; points into the record unless it had escapes
 	val []byte // the raw value, pointing into the record
 }
 
@@ -132,20 +133,20 @@ func (rec *jsonRecord) parseMembers(b []byte, i int) (int, error) {
 // get returns the raw value of the last member named key.
 func (rec *jsonRecord) get(key string) ([]byte, bool) {
 	for i := len(rec.fields) - 1; i >= 0; i-- {
-		if rec.fields[i].key == key {
+		if string(rec.fields[i].key) == key {
 			return rec.fields[i].val, true
 		}
 	}
 	return nil, false
 }
 
-// rawStringKey turns a key token into a Go string. Keys are short, so the
-// copy is cheap; escaped keys are rare.
-func rawStringKey(tok []byte, esc bool) string {
+// rawStringKey returns a key's bytes: a slice of the token, so indexing a
+// record allocates nothing, or a decoded copy for the rare escaped key.
+func rawStringKey(tok []byte, esc bool) []byte {
 	if !esc {
-		return string(tok[1 : len(tok)-1])
+		return tok[1 : len(tok)-1]
 	}
-	return unquoteJSON(tok)
+	return []byte(unquoteJSON(tok))
 }
 
 func jsonKindName(c byte) string {
@@ -301,11 +302,22 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	}
 }
 
-// indexControl finds a raw control character, which JSON forbids in strings.
+// indexControl finds a raw control character, which JSON forbids in
+// strings. It tests eight bytes at a time (the classic "has a byte less
+// than n" bit trick, exact for n <= 128), since it runs over every byte of
+// every string.
 func indexControl(s []byte) int {
-	for k, c := range s {
-		if c < 0x20 {
-			return k
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if (x-lo*0x20)&^x&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return i
 		}
 	}
 	return -1
