@@ -1,8 +1,8 @@
 package stages
 
 import (
-	"encoding/binary"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
