@@ -80,8 +80,9 @@ func hasUTF16BOM(head []byte) bool {
 //  2. valid UTF-8 means UTF-8 (a multi-byte character cut at the end of the
 //     sample is allowed);
 //  3. otherwise the sample is decoded as GB18030 and as Big5, and an
-//     encoding wins when its text decodes cleanly and has a clearly higher
-//     share of common Han characters than the other (see hanScore.beats);
+//     encoding wins when its text decodes cleanly (no undecodable bytes but
+//     for a stray one in 200 Han characters) and has a clearly higher share
+//     of common Han characters than the other (see hanScore.beats);
 //  4. with no confident winner the file is read as UTF-8, so its invalid
 //     records are quarantined as invalid_encoding rather than decoded into
 //     plausible-looking garbage: "decodes without error" proves nothing,
@@ -152,18 +153,29 @@ func (s hanScore) String() string {
 // with the wrong one of GB18030/Big5 has 3-15% and hundreds of undecodable
 // bytes; Shift_JIS Japanese decodes as GB18030 without error but 0% common,
 // EUC-KR Korean 15%.
+//
+// A candidate may have a few undecodable bytes (at most one per
+// maxBadPerHan Han characters): one corrupt byte should not turn 64 KiB of
+// good GBK into a file of invalid_encoding records; the record holding it
+// is quarantined anyway (see fileRun.checkEncoding). Wrong decodings have far
+// more: Big5 read as GBK one per Han character, GBK read as Big5 one per 13,
+// EUC-KR read as Big5 one per 80, and their common share fails regardless.
 const (
 	minHanForVerdict = 20
 	minCommonShare   = 0.5
 	minShareMargin   = 0.25
+	maxBadPerHan     = 200
 )
+
+// clean says whether the decoding explained (nearly) every byte.
+func (s hanScore) clean() bool { return s.bad*maxBadPerHan <= s.han }
 
 // beats says whether s is a confident choice over the other candidate.
 func (s hanScore) beats(other hanScore) bool {
-	if s.bad > 0 || s.han < minHanForVerdict || s.share() < minCommonShare {
+	if !s.clean() || s.han < minHanForVerdict || s.share() < minCommonShare {
 		return false
 	}
-	return other.bad > 0 || s.share() >= other.share()+minShareMargin
+	return !other.clean() || s.share() >= other.share()+minShareMargin
 }
 
 func scoreHan(dec *encoding.Decoder, sample []byte) hanScore {

@@ -37,7 +37,7 @@ func (run *fileRun) readParquet(stream io.Reader) error {
 	defer cleanup()
 	pf, err := file.NewParquetReader(src)
 	if err != nil {
-		run.badFile(parquetOpenKind(err), "not a readable Parquet file: "+err.Error(), nil)
+		run.badFile(parquetOpenKind(src), "not a readable Parquet file: "+err.Error(), nil)
 		return nil
 	}
 	defer pf.Close()
@@ -152,11 +152,21 @@ func (run *fileRun) parquetSource(stream io.Reader) (parquet.ReaderAtSeeker, fun
 	return tmp, cleanup, nil
 }
 
-// parquetOpenKind tells a cut file (no footer) from a file that is not
-// Parquet at all.
-func parquetOpenKind(err error) string {
-	msg := err.Error()
-	if strings.Contains(msg, "too small") || strings.Contains(msg, "magic") || strings.Contains(msg, "footer") {
+// parquetOpenKind tells a cut file (the PAR1 magic at the start but not at
+// the end, where the footer should be) from a file that is not Parquet.
+func parquetOpenKind(src parquet.ReaderAtSeeker) string {
+	size, err := src.Seek(0, io.SeekEnd)
+	if err != nil || size < 4 {
+		return pipeline.BadMalformed
+	}
+	head, tail := make([]byte, 4), make([]byte, 4)
+	if _, err := src.ReadAt(head, 0); err != nil {
+		return pipeline.BadMalformed
+	}
+	if _, err := src.ReadAt(tail, size-4); err != nil {
+		return pipeline.BadMalformed
+	}
+	if string(head) == "PAR1" && string(tail) != "PAR1" {
 		return pipeline.BadTruncated
 	}
 	return pipeline.BadMalformed
