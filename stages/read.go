@@ -188,28 +188,6 @@ func (fr *fileReader) read(run *fileRun, r io.Reader) error {
 	return run.dispatch(format, br)
 }
 
-// compressionOf decides the compression by extension or magic bytes, and
-// returns the name with the compression extension removed. The magic wins
-// over the extension; an extension without its magic still selects the
-// codec, which then reports the stream as corrupt.
-func compressionOf(name string, magic []byte) (codec, inner string) {
-	ext := strings.ToLower(filepath.Ext(name))
-	inner = name
-	switch ext {
-	case ".gz", ".gzip":
-		codec, inner = "gzip", strings.TrimSuffix(name, name[len(name)-len(ext):])
-	case ".zst", ".zstd":
-		codec, inner = "zstd", strings.TrimSuffix(name, name[len(name)-len(ext):])
-	}
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		codec = "gzip"
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		codec = "zstd"
-	}
-	return codec, inner
-}
-
 // chooseFormat applies input.format, or for auto the file extension (after
 // removing a compression extension) and then the Parquet magic. Unknown
 // extensions are read as text: a .txt holding JSON Lines stays text too,
@@ -285,70 +263,6 @@ func (run *fileRun) dispatch(format string, br *bufio.Reader) error {
 		return run.readCSV(br, '\t')
 	}
 	return run.readText(br)
-}
-
-// readHead reads up to n bytes. The error is nil when n bytes were read,
-// io.EOF when the stream ended first, or the error that stopped it.
-func readHead(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, n)
-	k := 0
-	for k < n {
-		m, err := r.Read(buf[k:])
-		k += m
-		if err != nil {
-			return buf[:k], err
-		}
-	}
-	return buf, nil
-}
-
-// tailReader is what follows the head: the rest of the stream, nothing
-// (the head was all of it), or the error that cut the head short.
-func tailReader(r io.Reader, headErr error) io.Reader {
-	switch headErr {
-	case nil:
-		return r
-	case io.EOF:
-		return eofReader{}
-	}
-	return errReader{headErr}
-}
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-// sourceError marks an error of the raw file stream (a disk error), as
-// opposed to one of the decompressor.
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
-
-type sourceReader struct{ r io.Reader }
-
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = &sourceError{err}
-	}
-	return n, err
-}
-
-// countingReader counts the decompressed bytes, for truncation reports.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // fileRun is the state of reading one file.
