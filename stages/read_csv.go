@@ -90,8 +90,10 @@ func (run *fileRun) csvRecord(p *csvParser, rec *csvRecord, r csvRaw) error {
 		run.tooLarge(r.line, r.off, r.size, r.b, "record")
 		return nil
 	}
+	// raw, for quarantine, is the record without its line end.
+	raw := bytes.TrimSuffix(bytes.TrimSuffix(r.b, []byte("\n")), []byte("\r"))
 	if msg := run.checkEncoding(r.b); msg != "" {
-		run.bad(pipeline.BadRecord{Kind: pipeline.BadEncoding, Offset: r.line, ByteOffset: r.off, Err: msg, Raw: r.b})
+		run.bad(pipeline.BadRecord{Kind: pipeline.BadEncoding, Offset: r.line, ByteOffset: r.off, Err: msg, Raw: raw})
 		return nil
 	}
 	fields, err := p.parse(r.b)
@@ -101,11 +103,11 @@ func (run *fileRun) csvRecord(p *csvParser, rec *csvRecord, r csvRaw) error {
 			kind = pipeline.BadTruncated
 			err = fmt.Errorf("the file ends inside a quoted field: %w", err)
 		}
-		run.bad(pipeline.BadRecord{Kind: kind, Offset: r.line, ByteOffset: r.off, Err: err.Error(), Raw: r.b})
+		run.bad(pipeline.BadRecord{Kind: kind, Offset: r.line, ByteOffset: r.off, Err: err.Error(), Raw: raw})
 		return nil
 	}
 	rec.fields = fields
-	return run.record(rec, r.line, r.off, r.b)
+	return run.record(rec, r.line, r.off, raw)
 }
 
 // csvRecord is a parsed row as a fieldSource.

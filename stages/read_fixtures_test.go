@@ -174,3 +174,25 @@ func parseRanges(t *testing.T, s string) []int64 {
 	}
 	return out
 }
+
+// bom-fields.csv: the BOM at byte 0 and the BOMs inside fields are all
+// stripped (input spec: U+FEFF is never content), so the id at line 4 is
+// "udhr-zh-hans-6" and no text holds U+FEFF. fixtures/EXPECTED.md describes
+// the raw file (its "id at line 4" is the raw cell "\ufeffudhr-zh-hans-6").
+func TestFixtureBOMFields(t *testing.T) {
+	rec := readPath(t, testConfig(nil), filepath.Join(testenv.Fixtures(t), "broken/bom-fields.csv"))
+	var ids []string
+	for _, d := range rec.docs {
+		ids = append(ids, d.ID)
+		if strings.ContainsRune(d.Text, '\uFEFF') {
+			t.Errorf("line %d: text holds U+FEFF", d.Offset)
+		}
+	}
+	want := []string{"udhr-zh-hans-3", "udhr-zh-hans-5", "udhr-zh-hans-6", "udhr-zh-hans-13", "udhr-zh-hans-16", "udhr-zh-hans-21"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("ids %q, want %q", ids, want)
+	}
+	if n := len([]rune(rec.docs[3].Text)); !strings.HasPrefix(rec.docs[3].Text, "第一条\n") || n != 47 {
+		t.Errorf("multi-line record: %d chars: %q", n, rec.docs[3].Text)
+	}
+}

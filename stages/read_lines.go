@@ -135,15 +135,14 @@ func (lr *lineReader) finish(ln *textLine, b []byte, total int64, eol bool) {
 		}
 	}
 	ln.size = size
-	if !ln.tooLarge && size > lr.max {
+	// b holds the whole line or (too large) its head; either way the line
+	// end is not part of the record.
+	b = b[:min(int64(len(b)), size)]
+	if size > lr.max {
 		ln.tooLarge = true
 		b = b[:min(len(b), pipeline.MaxQuarantineRaw)]
 	}
-	if ln.tooLarge {
-		ln.b = b
-		return
-	}
-	ln.b = b[:size]
+	ln.b = b
 }
 
 // isBlankLine reports a line of nothing but white space (ASCII or Unicode,

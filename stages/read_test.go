@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -184,6 +185,12 @@ func TestReadBadRecordDetails(t *testing.T) {
 	if !bytes.Equal(b.Raw, []byte(long[:pipeline.MaxQuarantineRaw])) {
 		t.Errorf("raw is not the line's head")
 	}
+	// A too-large line shorter than the raw cap: raw is the line, without "\r\n".
+	rec = readData(t, testConfig(func(c *pipeline.InputConfig) { c.MaxDocBytes = 10 }), "a.jsonl", []byte("123456789012\r\n12345678901\n"))
+	wantKinds(t, rec, pipeline.BadTooLarge, pipeline.BadTooLarge)
+	if string(rec.bads[0].Raw) != "123456789012" || string(rec.bads[1].Raw) != "12345678901" || rec.bads[1].Size != 11 {
+		t.Errorf("raws %q %q", rec.bads[0].Raw, rec.bads[1].Raw)
+	}
 }
 
 func TestReadIDs(t *testing.T) {
@@ -223,6 +230,7 @@ func TestReadCompressed(t *testing.T) {
 		{"gzip by magic only", "a.jsonl", gz},
 		{"zstd by magic only", "a.jsonl", zs},
 	}
+	before := runtime.NumGoroutine()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := readData(t, testConfig(nil), tt.file, tt.data)
@@ -231,6 +239,10 @@ func TestReadCompressed(t *testing.T) {
 				t.Fatalf("got %d docs", len(rec.docs))
 			}
 		})
+	}
+	// Pooled zstd decoders run on the caller's goroutine: none is left behind.
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines before, %d after", before, after)
 	}
 }
 
