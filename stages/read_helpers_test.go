@@ -29,7 +29,7 @@ type recorder struct {
 	events []event
 	docs   []pipeline.Doc
 	bads   []pipeline.BadRecord
-	failAt int   // Doc returns errStopTest at this doc number (1-based); 0 never
+	failAt int   // Doc returns err at this doc number (1-based); 0 never
 	err    error // what Doc returns then
 }
 

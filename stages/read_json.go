@@ -21,11 +21,10 @@ import (
 //     A single object is one record: DRCD_dev.json, one 2.2 MB line holding
 //     {"version", "data": [...]}, is one record without a "text" field and
 //     so one missing_text; its paragraphs are in paragraphs.jsonl.
-//   - anything else: a stream of values, each of which must be an object.
+//   - anything else: a stream of values, each of which must be an object
+//     (also the fallback when the first buffer holds only white space).
 func (run *fileRun) readJSON(br *bufio.Reader) error {
 	switch firstNonSpace(br) {
-	case 0:
-		return nil // only white space: reported as an empty file
 	case '[':
 		return run.readJSONArray(br)
 	case '{':

@@ -394,3 +394,30 @@ func TestReadLeavesRestUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// One FileReader may serve several goroutines (run with -race).
+func TestReadConcurrent(t *testing.T) {
+	fr, err := NewFileReader(testConfig(func(c *pipeline.InputConfig) { c.TextTemplate = "{id}:{text}" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := jsonlOf(500)
+	files := map[string][]byte{"a.jsonl": data, "b.jsonl.zst": zstdBytes(t, data), "c.jsonl.gz": gzipBytes(t, data)}
+	errs := make(chan error, 12)
+	for i := range 12 {
+		go func() {
+			name := []string{"a.jsonl", "b.jsonl.zst", "c.jsonl.gz"}[i%3]
+			rec := &recorder{}
+			err := fr.ReadFile(context.Background(), pipeline.InputFile{Path: name, Rel: name}, bytes.NewReader(files[name]), rec)
+			if err == nil && (len(rec.docs) != 500 || rec.docs[499].Text != "499:第499条记录：中文文本。") {
+				err = errors.New(name + ": wrong documents")
+			}
+			errs <- err
+		}()
+	}
+	for range 12 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

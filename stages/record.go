@@ -2,6 +2,7 @@ package stages
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -415,7 +416,8 @@ func (rb *recordBuilder) turns(src fieldSource, msgs []pipeline.Message, preset,
 	return msgs, nil
 }
 
-var errStop = fmt.Errorf("stop")
+// errStop ends a forEachElement walk early.
+var errStop = errors.New("stop")
 
 func (rb *recordBuilder) turn(e []byte, preset, listKey, roleKey, contentKey string) (pipeline.Message, *recordError) {
 	var m pipeline.Message
