@@ -110,6 +110,19 @@ func TestReadEncodingErrors(t *testing.T) {
 			t.Errorf("%d docs, bad %+v", len(rec.docs), rec.bads[0])
 		}
 	})
+	t.Run("utf-8 with one bad byte in the head", func(t *testing.T) {
+		// Chinese UTF-8 decodes as GB18030 without error (every byte pair is
+		// valid), but into rare characters: detection stays with UTF-8 and
+		// only the damaged record is lost.
+		data := jsonlOf(2000)
+		i := bytes.IndexByte(data, '\n') + 12
+		data[i] = 0xFF
+		rec := readData(t, testConfig(nil), "a.jsonl", data)
+		wantKinds(t, rec, pipeline.BadEncoding)
+		if len(rec.docs) != 1999 || rec.bads[0].Offset != 2 {
+			t.Errorf("%d docs, bad at %d", len(rec.docs), rec.bads[0].Offset)
+		}
+	})
 	t.Run("utf-8 cut at the sniff boundary", func(t *testing.T) {
 		// A 3-byte character straddles byte 64 KiB: still UTF-8.
 		data := []byte("ab")
