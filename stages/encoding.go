@@ -74,7 +74,7 @@ func hasUTF16BOM(head []byte) bool {
 }
 
 // detectEncoding picks the encoding of a file from its first bytes (at most
-// sniffBytes; atEOF when that is the whole file):
+// sniffBytes) and says why:
 //
 //  1. a UTF-8 BOM means UTF-8, a UTF-16 BOM means UTF-16 of that order;
 //  2. valid UTF-8 means UTF-8 (a multi-byte character cut at the end of the

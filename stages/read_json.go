@@ -266,29 +266,8 @@ func (st *splitState) scan(b []byte) (int, bool) {
 	q := -1 // the next '"' at or after i, found once per string run
 	for i := 0; i < len(b); {
 		if st.inStr {
-			if st.esc {
-				st.esc = false
-				i++
-				continue
-			}
-			if q < i {
-				if k := bytes.IndexByte(b[i:], '"'); k >= 0 {
-					q = i + k
-				} else {
-					q = len(b)
-				}
-			}
-			if k := bytes.IndexByte(b[i:q], '\\'); k >= 0 {
-				i += k + 1
-				st.esc = true
-				continue
-			}
-			if q == len(b) {
-				return len(b), false
-			}
-			i = q + 1
-			st.inStr = false
-			if st.depth == 0 {
+			var done bool
+			if i, done = st.inString(b, i, &q); done {
 				return i, true
 			}
 			continue
@@ -322,4 +301,31 @@ func (st *splitState) scan(b []byte) (int, bool) {
 		i++
 	}
 	return len(b), false
+}
+
+// inString advances through string content from b[i]: past one escape, or
+// to just after the closing quote (done when that ends a top-level string),
+// or to the end of b. *q caches the next quote's index across calls, so a
+// string with many escapes is not searched again for every one of them.
+func (st *splitState) inString(b []byte, i int, q *int) (int, bool) {
+	if st.esc {
+		st.esc = false
+		return i + 1, false
+	}
+	if *q < i {
+		if k := bytes.IndexByte(b[i:], '"'); k >= 0 {
+			*q = i + k
+		} else {
+			*q = len(b)
+		}
+	}
+	if k := bytes.IndexByte(b[i:*q], '\\'); k >= 0 {
+		st.esc = true
+		return i + k + 1, false
+	}
+	if *q == len(b) {
+		return len(b), false
+	}
+	st.inStr = false
+	return *q + 1, st.depth == 0
 }
