@@ -81,6 +81,7 @@ a live line on a terminal, a log line every 10 s otherwise.
 		},
 	}
 	addRunFlags(c, &f)
+	c.Flags().Int64Var(&f.MaxMemory, "max-memory", 2<<30, "soft limit of the heap in bytes; the collector works harder near it (0 = none)")
 	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	return c
