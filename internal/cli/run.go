@@ -44,8 +44,8 @@ type RunFlags struct {
 	Workers    int // -1: from the config
 	// MaxMemory is the soft limit of the Go heap in bytes (0: no limit); see tuneGC.
 	MaxMemory int64
-	LogFormat  string
-	LogLevel   string
+	LogFormat string
+	LogLevel  string
 }
 
 // NewLogger builds the slog logger for --log-format and --log-level.
