@@ -116,11 +116,18 @@ func buildMessages(mem memory.Allocator, docs []Doc) arrow.Array {
 // DerivedID is the id of a document whose input has none: a hash of where it
 // came from, so it is the same on every run and never random.
 func DerivedID(source string, offset int64) string {
+	var buf [64]byte
 	d := xxhash.New()
 	d.WriteString(source)
-	d.WriteString("\x00")
-	d.WriteString(strconv.FormatInt(offset, 10))
-	return fmt.Sprintf("%016x", d.Sum64())
+	d.Write(strconv.AppendInt(append(buf[:0], 0), offset, 10))
+	// Zero-padded hex without fmt: this runs once per document.
+	h := strconv.AppendUint(buf[:0], d.Sum64(), 16)
+	id := make([]byte, 16)
+	for i := range id {
+		id[i] = '0'
+	}
+	copy(id[16-len(h):], h)
+	return string(id)
 }
 
 // Len is the number of rows, alive or not.

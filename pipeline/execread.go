@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"unicode/utf8"
 )
 
 // rawBatch is a batch of documents as read, before it becomes Arrow columns
@@ -129,12 +128,6 @@ func (c *collector) startFile(f InputFile, q *quarantineWriter) {
 func (c *collector) Doc(d Doc) error {
 	if c.err != nil {
 		return c.err
-	}
-	// The engine's own guard: whatever a reader does, invalid UTF-8 never
-	// reaches the shards.
-	if !utf8.ValidString(d.Text) {
-		c.Bad(BadRecord{Kind: BadEncoding, Offset: d.Offset, ByteOffset: -1, Err: "text is not valid UTF-8", Raw: []byte(d.Text)})
-		return nil
 	}
 	n := int64(len(d.Text))
 	if len(c.cur.docs) > 0 && c.cur.bytes+n > c.cfg.BatchBytes {

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/cespare/xxhash/v2"
 )
 
 // lineReader is a test FileReader: one document per line; a line "BAD …"
@@ -381,5 +382,25 @@ func TestRunFileVanishesMidRun(t *testing.T) {
 	}
 	if len(kinds) != 1 || kinds[0] != BadVanished {
 		t.Errorf("quarantine lines for the vanished file: %v", kinds)
+	}
+}
+
+func TestDerivedID(t *testing.T) {
+	tests := []struct {
+		source string
+		offset int64
+	}{{"a.txt", 0}, {"dir/b.jsonl", 17}, {"", 0}, {"中文/路径.md", 1 << 40}}
+	seen := map[string]bool{}
+	for _, tc := range tests {
+		id := DerivedID(tc.source, tc.offset)
+		h := xxhash.New()
+		h.WriteString(tc.source + "\x00" + fmt.Sprint(tc.offset))
+		if want := fmt.Sprintf("%016x", h.Sum64()); id != want {
+			t.Errorf("DerivedID(%q, %d) = %s, want %s", tc.source, tc.offset, id, want)
+		}
+		if seen[id] {
+			t.Errorf("duplicate id %s", id)
+		}
+		seen[id] = true
 	}
 }

@@ -108,9 +108,16 @@ func (w *ShardWriter) parquetProps() *parquet.WriterProperties {
 		parquet.WithCompression(codec),
 		parquet.WithStats(true),
 		parquet.WithCreatedBy("winnow " + Version),
-		// Text and ids are nearly all distinct: a dictionary only costs time.
-		parquet.WithDictionaryFor(ColText, false),
-		parquet.WithDictionaryFor(ColID, false),
+		// Most columns are nearly all distinct (text, ids, message contents,
+		// numeric signals): a dictionary there fills up, falls back to plain
+		// and costs a fifth of the write time. Only the few repetitive
+		// columns get one.
+		parquet.WithDictionaryDefault(false),
+		parquet.WithDictionaryFor(ColSource, true),
+		parquet.WithDictionaryFor(ColMessages+".list.element.role", true),
+		parquet.WithDictionaryFor(ColDropStage, true),
+		parquet.WithDictionaryFor(ColDropReason, true),
+		parquet.WithDictionaryFor("lang", true),
 	}
 	if w.cfg.Compression == "zstd" {
 		opts = append(opts, parquet.WithCompressionLevel(w.cfg.ZstdLevel))

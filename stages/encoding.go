@@ -98,7 +98,7 @@ func detectEncoding(sample []byte) (name, why string) {
 	}
 	body := trimCutRune(sample)
 	if utf8.Valid(body) {
-		return encUTF8, "valid UTF-8"
+		return encUTF8, whyValidUTF8
 	}
 	gb := scoreHan(simplifiedchinese.GB18030.NewDecoder(), sample)
 	b5 := scoreHan(traditionalchinese.Big5.NewDecoder(), sample)
@@ -110,6 +110,8 @@ func detectEncoding(sample []byte) (name, why string) {
 	}
 	return encUTF8, fmt.Sprintf("not UTF-8, and neither GB18030 (%s) nor Big5 (%s) is convincing", gb, b5)
 }
+
+const whyValidUTF8 = "valid UTF-8"
 
 // trimCutRune drops an incomplete UTF-8 sequence at the end of b, which a
 // sample cut at a fixed size (or a cut download) may end with.

@@ -61,6 +61,29 @@ type fileReader struct {
 	set     settings
 	records *recordBuilder
 	zstd    sync.Pool // of *zstd.Decoder
+	bufs    bufPools
+}
+
+// bufPools reuse the per-file buffers: a run over thousands of small files
+// otherwise allocates and clears more than a megabyte for each.
+type bufPools struct {
+	raw  sync.Pool // *bufio.Reader of 64 KiB over the raw file bytes
+	head sync.Pool // *[]byte of sniffBytes for the sniffed head
+	text sync.Pool // *bufio.Reader of readBufSize over the decoded text
+}
+
+func (p *bufPools) getReader(pool *sync.Pool, r io.Reader, size int) *bufio.Reader {
+	if br, ok := pool.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, size)
+}
+
+// putReader returns br to pool, dropping its reference to the file.
+func (p *bufPools) putReader(pool *sync.Pool, br *bufio.Reader) {
+	br.Reset(nil)
+	pool.Put(br)
 }
 
 // NewFileReader validates the input options and builds the reader. Empty
@@ -145,7 +168,8 @@ func (fr *fileReader) ReadFile(ctx context.Context, f pipeline.InputFile, r io.R
 }
 
 func (fr *fileReader) read(run *fileRun, r io.Reader) error {
-	raw := bufio.NewReaderSize(&sourceReader{r: r}, 64<<10)
+	raw := fr.bufs.getReader(&fr.bufs.raw, &sourceReader{r: r}, 64<<10)
+	defer fr.bufs.putReader(&fr.bufs.raw, raw)
 	magic, err := raw.Peek(4)
 	if len(magic) == 0 {
 		if err == io.EOF {
@@ -167,7 +191,13 @@ func (fr *fileReader) read(run *fileRun, r io.Reader) error {
 	}
 	defer closeDec()
 	run.out = &countingReader{r: dec}
-	head, headErr := readHead(run.out, sniffBytes)
+	headBuf, _ := fr.bufs.head.Get().(*[]byte)
+	if headBuf == nil {
+		b := make([]byte, sniffBytes)
+		headBuf = &b
+	}
+	defer fr.bufs.head.Put(headBuf)
+	head, headErr := readHead(run.out, *headBuf)
 	if len(head) == 0 {
 		if headErr == io.EOF {
 			run.badFile(pipeline.BadEmptyFile, "the "+run.codec+" stream decompresses to no bytes", nil)
@@ -184,7 +214,9 @@ func (fr *fileReader) read(run *fileRun, r io.Reader) error {
 		run.badFile(pipeline.BadBinary, "NUL bytes in the first 8 KiB: not a text file", head[:min(len(head), pipeline.MaxQuarantineRaw)])
 		return nil
 	}
-	br := run.decodedStream(head, headErr)
+	text := run.decodedStream(head, headErr)
+	br := fr.bufs.getReader(&fr.bufs.text, text, readBufSize)
+	defer fr.bufs.putReader(&fr.bufs.text, br)
 	return run.dispatch(format, br)
 }
 
@@ -226,10 +258,13 @@ func isBinary(head []byte, enc string) bool {
 
 // decodedStream settles the encoding and returns the UTF-8 stream the
 // format readers read, with a leading UTF-8 BOM removed.
-func (run *fileRun) decodedStream(head []byte, headErr error) *bufio.Reader {
+func (run *fileRun) decodedStream(head []byte, headErr error) io.Reader {
 	enc := run.set.encoding
 	if enc == encAuto {
 		enc, run.encWhy = detectEncoding(head)
+		// Detection validated the head; when the head is the whole file
+		// (and ends on a complete character), records need no second pass.
+		run.validated = headErr == io.EOF && run.encWhy == whyValidUTF8 && len(trimCutRune(head)) == len(head)
 	}
 	run.enc = enc
 	if enc == encUTF8 && bytes.HasPrefix(head, utf8BOM) {
@@ -241,14 +276,7 @@ func (run *fileRun) decodedStream(head []byte, headErr error) *bufio.Reader {
 		text = dec.Reader(text)
 		run.transcoded = true
 	}
-	size := readBufSize
-	if headErr == io.EOF {
-		// The whole file is in head: a run over thousands of small files
-		// should not allocate a full buffer for each. Decoding to UTF-8
-		// grows GBK/Big5 text by half, UTF-16 by up to a half too.
-		size = min(size, 2*len(head)+64)
-	}
-	return bufio.NewReaderSize(text, size)
+	return text
 }
 
 func (run *fileRun) dispatch(format string, br *bufio.Reader) error {
@@ -277,6 +305,7 @@ type fileRun struct {
 	enc        string          // the encoding in use
 	encWhy     string          // why auto-detection chose it
 	transcoded bool            // byte offsets of the original are unknown
+	validated  bool            // the whole file is known to be valid UTF-8
 	base       int64           // bytes skipped before the record stream (a BOM)
 	docs, bads int64
 	ticks      int64 // records seen, for cancellation checks
@@ -342,7 +371,7 @@ func (run *fileRun) checkEncoding(raw []byte) string {
 		}
 		return ""
 	}
-	if utf8.Valid(raw) {
+	if run.validated || utf8.Valid(raw) {
 		return ""
 	}
 	i := invalidUTF8At(raw)

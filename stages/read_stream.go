@@ -78,10 +78,10 @@ func compressionOf(name string, magic []byte) (codec, inner string) {
 	return codec, inner
 }
 
-// readHead reads up to n bytes. The error is nil when n bytes were read,
-// io.EOF when the stream ended first, or the error that stopped it.
-func readHead(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, n)
+// readHead reads up to len(buf) bytes into buf. The error is nil when buf
+// was filled, io.EOF when the stream ended first, or the error that stopped it.
+func readHead(r io.Reader, buf []byte) ([]byte, error) {
+	n := len(buf)
 	k := 0
 	for k < n {
 		m, err := r.Read(buf[k:])
