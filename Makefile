@@ -33,7 +33,9 @@ fuzz:
 
 # Read -> write throughput (MB/s per core; see BENCHMARKS.md).
 bench:
-	$(GO) test -run='^$$' -bench=. -benchtime=3x ./pipeline/ ./stages/
+	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=3 ./internal/cli/ ./pipeline/
+	$(GO) test -run='^$$' -bench=. -benchtime=20x -cpu=1 ./stages/
+	tools/bench/rss.sh
 
 clean:
 	rm -rf bin out

@@ -17,6 +17,7 @@ import (
 // worker: the MB/s it prints is per core. Corpus: ../shared/corpora/zh-laws
 // (551 Markdown files, 11.4 MB) when present, else fixtures/corpus.
 func BenchmarkReadWrite(b *testing.B) {
+	tuneGC(0) // as `winnow run` does
 	for _, bc := range []struct{ name, record string }{{"zh-laws", "plain"}, {"zh-sft-jsonl", "sharegpt"}} {
 		b.Run(bc.name, func(b *testing.B) {
 			in, bytes := benchCorpus(b, bc.name)
