@@ -124,8 +124,8 @@ func (c *Config) Validate() error {
 	if in.MaxDocBytes < 1 || in.MaxDocBytes > 1<<30 {
 		bad("input.max_doc_bytes", "%d is out of range 1..%d (Arrow strings hold at most 2 GiB per batch)", in.MaxDocBytes, 1<<30)
 	}
-	if in.BatchBytes < 1 {
-		bad("input.batch_bytes", "%d must be positive", in.BatchBytes)
+	if in.BatchBytes < 1 || in.BatchBytes > 1<<30 {
+		bad("input.batch_bytes", "%d is out of range 1..%d (Arrow strings hold at most 2 GiB per batch)", in.BatchBytes, 1<<30)
 	}
 	if in.BatchDocs < 1 {
 		bad("input.batch_docs", "%d must be positive", in.BatchDocs)

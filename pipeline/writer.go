@@ -118,6 +118,10 @@ func (w *ShardWriter) parquetProps() *parquet.WriterProperties {
 		parquet.WithDictionaryFor(ColDropStage, true),
 		parquet.WithDictionaryFor(ColDropReason, true),
 		parquet.WithDictionaryFor("lang", true),
+		// Min/max of whole documents say nothing and are dropped anyway
+		// when over 4 KiB; computing them costs a comparison per row.
+		parquet.WithStatsFor(ColText, false),
+		parquet.WithStatsFor(ColMessages+".list.element.content", false),
 	}
 	if w.cfg.Compression == "zstd" {
 		opts = append(opts, parquet.WithCompressionLevel(w.cfg.ZstdLevel))
