@@ -13,8 +13,15 @@ import (
 // ListInputs walks every input path recursively and returns the files in a
 // deterministic order: input paths in config order, and within each, sorted
 // by the byte order of the relative path. Hidden files and directories
-// (".name") are skipped, as are files the include/exclude globs reject.
-func ListInputs(cfg InputConfig) ([]InputFile, error) {
+// (".name") are skipped, as are files the include/exclude globs reject and
+// the directories in skip (the run's own output, when it sits inside an input).
+func ListInputs(cfg InputConfig, skip ...string) ([]InputFile, error) {
+	skipAbs := map[string]bool{}
+	for _, d := range skip {
+		if abs, err := filepath.Abs(d); err == nil {
+			skipAbs[abs] = true
+		}
+	}
 	var files []InputFile
 	seen := map[string]bool{}
 	for _, root := range cfg.Paths {
@@ -24,7 +31,7 @@ func ListInputs(cfg InputConfig) ([]InputFile, error) {
 		}
 		var found []InputFile
 		if fi.IsDir() {
-			found, err = walkDir(root, cfg)
+			found, err = walkDir(root, cfg, skipAbs)
 			if err != nil {
 				return nil, err
 			}
@@ -48,11 +55,16 @@ func ListInputs(cfg InputConfig) ([]InputFile, error) {
 	return files, nil
 }
 
-func walkDir(root string, cfg InputConfig) ([]InputFile, error) {
+func walkDir(root string, cfg InputConfig, skip map[string]bool) ([]InputFile, error) {
 	var files []InputFile
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", p, err)
+		}
+		if d.IsDir() && len(skip) > 0 {
+			if abs, err := filepath.Abs(p); err == nil && skip[abs] {
+				return fs.SkipDir
+			}
 		}
 		if p != root && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {

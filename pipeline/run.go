@@ -118,7 +118,7 @@ func newRun(opts RunOptions) (*run, error) {
 	if r.workers == 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
-	r.inputs, err = ListInputs(cfg.Input)
+	r.inputs, err = ListInputs(cfg.Input, cfg.Output.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}

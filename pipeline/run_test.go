@@ -404,3 +404,15 @@ func TestDerivedID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// A run whose output directory sits inside its input never reads its own
+// previous shards back.
+func TestRunOutputInsideInput(t *testing.T) {
+	in := writeCorpus(t, 2, 30)
+	cfg := testConfig(in, filepath.Join(in, "out"), 1)
+	first := runOK(t, cfg, nil)
+	second := runOK(t, cfg, nil)
+	if len(second.Manifest.Inputs) != 2 || second.Manifest.Totals != first.Manifest.Totals {
+		t.Errorf("second run read %d inputs, totals %+v (first %+v)", len(second.Manifest.Inputs), second.Manifest.Totals, first.Manifest.Totals)
+	}
+}

@@ -23,7 +23,7 @@ func Validate(w io.Writer, f RunFlags) error {
 	if _, err := reg.NewReader(cfg.Input); err != nil {
 		return fmt.Errorf("input: %w", err)
 	}
-	files, err := pipeline.ListInputs(cfg.Input)
+	files, err := pipeline.ListInputs(cfg.Input, cfg.Output.Dir)
 	if err != nil {
 		return err
 	}
