@@ -19,46 +19,31 @@ import (
 // object. When its first line is not a complete value, the rest of the file
 // is read as a stream of JSON values instead (see readJSONValues).
 func (run *fileRun) readJSONL(br *bufio.Reader, sniffObject bool) error {
-	lr := &lineReader{br: br, max: run.set.maxDoc, off: run.base}
 	var rec jsonRecord
-	for {
-		ln, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			run.streamBad(err, ln.num, ln.off, ln.b)
-			return nil
-		}
-		if err := run.tick(); err != nil {
-			return err
-		}
-		if ln.tooLarge {
-			run.tooLarge(ln.num, ln.off, ln.size, ln.b, "line")
-			continue
-		}
+	return run.eachLine(br, func(ln textLine) error {
 		b := bytes.TrimPrefix(ln.b, utf8BOM)
 		if isBlankLine(b) {
-			continue
+			return nil
 		}
 		if msg := run.checkEncoding(b); msg != "" {
 			run.bad(pipeline.BadRecord{Kind: pipeline.BadEncoding, Offset: ln.num, ByteOffset: ln.off, Err: msg, Raw: b})
-			continue
+			return nil
 		}
 		perr := rec.parse(b)
 		if perr == errJSONEnd && sniffObject && run.docs+run.bads == 0 {
 			// Not JSON Lines: a multi-line value. Re-read from this line on.
 			rest := io.MultiReader(bytes.NewReader(append(bytes.Clone(b), '\n')), br)
-			return run.readJSONValues(bufio.NewReaderSize(rest, readBufSize), ln.off)
+			if err := run.readJSONValues(bufio.NewReaderSize(rest, readBufSize), ln.off); err != nil {
+				return err
+			}
+			return errStopLines
 		}
 		if perr != nil {
 			run.badJSON(perr, ln.num, ln.off, b, !ln.eol)
-			continue
+			return nil
 		}
-		if err := run.record(&rec, ln.num, ln.off, b); err != nil {
-			return err
-		}
-	}
+		return run.record(&rec, ln.num, ln.off, b)
+	})
 }
 
 // badJSON quarantines a record that does not parse. A last record that ends

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"unicode"
 	"unicode/utf8"
@@ -34,6 +35,39 @@ type textLine struct {
 
 // next returns the next line, io.EOF after the last one, or a read error
 // together with the partial line read before it.
+// errStopLines, returned by an eachLine callback, ends the loop without error.
+var errStopLines = errors.New("stop reading lines")
+
+// eachLine calls fn with every line of br within max_doc_bytes, in order.
+// Over-large lines and a read error are quarantined here; fn's error (the
+// run was cancelled) stops the loop.
+func (run *fileRun) eachLine(br *bufio.Reader, fn func(ln textLine) error) error {
+	lr := &lineReader{br: br, max: run.set.maxDoc, off: run.base}
+	for {
+		ln, err := lr.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			run.streamBad(err, ln.num, ln.off, ln.b)
+			return nil
+		}
+		if err := run.tick(); err != nil {
+			return err
+		}
+		if ln.tooLarge {
+			run.tooLarge(ln.num, ln.off, ln.size, ln.b, "line")
+			continue
+		}
+		if err := fn(ln); err != nil {
+			if err == errStopLines {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
 func (lr *lineReader) next() (textLine, error) {
 	ln := textLine{num: lr.num + 1, off: lr.off}
 	lr.buf.reset(lr.max + 2) // room for "\r\n"

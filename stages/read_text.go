@@ -67,27 +67,9 @@ func (run *fileRun) textDoc(text []byte, off, byteOff int64) error {
 
 // readTextLines makes each non-blank line a document, Offset = its line number.
 func (run *fileRun) readTextLines(br *bufio.Reader) error {
-	lr := &lineReader{br: br, max: run.set.maxDoc, off: run.base}
-	for {
-		ln, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			run.streamBad(err, ln.num, ln.off, ln.b)
-			return nil
-		}
-		if err := run.tick(); err != nil {
-			return err
-		}
-		if ln.tooLarge {
-			run.tooLarge(ln.num, ln.off, ln.size, ln.b, "line")
-			continue
-		}
-		if err := run.textDoc(bytes.TrimRight(ln.b, "\r"), ln.num, ln.off); err != nil {
-			return err
-		}
-	}
+	return run.eachLine(br, func(ln textLine) error {
+		return run.textDoc(bytes.TrimRight(ln.b, "\r"), ln.num, ln.off)
+	})
 }
 
 // paragraph collects the lines of one blank-line separated paragraph.

@@ -1,9 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 
 	"winnow/pipeline"
 )
@@ -54,7 +55,7 @@ func PrintDefaults(w io.Writer) error {
 // ExitCodeForConfigError maps a validate failure to an exit code: a missing
 // input path is an I/O problem, the rest are config problems.
 func ExitCodeForConfigError(err error) int {
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return ExitIO
 	}
 	return ExitConfig
