@@ -64,7 +64,7 @@ func (r *run) readFile(ctx context.Context, c *collector, f InputFile) (InputRec
 		}
 		file.Close()
 		if readErr != nil {
-			q.commit(0)
+			q.abort() // the file is read again by the next run, bad records included
 			return rec, readErr
 		}
 		rec.SHA256 = hex.EncodeToString(hash.Sum(nil))

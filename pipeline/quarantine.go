@@ -63,9 +63,7 @@ func (q *quarantineWriter) add(f InputFile, b BadRecord) {
 // (nil when the input file had no bad record).
 func (q *quarantineWriter) commit(lines int64) (*OutputFile, error) {
 	if q.err != nil {
-		if q.file != nil {
-			q.file.Abort()
-		}
+		q.abort()
 		return nil, fmt.Errorf("quarantine for %s: %w", q.rel, q.err)
 	}
 	if q.file == nil {
@@ -77,6 +75,14 @@ func (q *quarantineWriter) commit(lines int64) (*OutputFile, error) {
 	}
 	rel, _ := filepath.Rel(q.dir, q.file.final)
 	return &OutputFile{Path: filepath.ToSlash(rel), Rows: lines, Bytes: n, SHA256: sum}, nil
+}
+
+// abort drops what was written for a file whose reading stopped midway.
+func (q *quarantineWriter) abort() {
+	if q.file != nil {
+		q.file.Abort()
+		q.file = nil
+	}
 }
 
 // quarantineSlug is a file name for an input path: readable, and made unique
