@@ -45,6 +45,7 @@ type Batch struct {
 	Tokens [][]string
 
 	mem    memory.Allocator
+	counts map[string]int64 // by the stage now running; see AddCount
 	fields []arrow.Field
 	cols   []arrow.Array
 	alive  []bool
@@ -175,6 +176,24 @@ func (b *Batch) Drop(i int, stage, reason string) {
 	b.alive[i] = false
 	b.drops[i] = Drop{Stage: stage, Reason: reason}
 	b.nAlive--
+}
+
+// AddCount adds n to a named counter of the stage now processing the batch
+// (e.g. normalize's "nfkc_changed"). The engine sums them per stage over the
+// run into stats.json, so a stage reports what each of its steps did
+// without printing or holding state.
+func (b *Batch) AddCount(name string, n int64) {
+	if b.counts == nil {
+		b.counts = map[string]int64{}
+	}
+	b.counts[name] += n
+}
+
+// takeCounts returns and clears the counters added since the last call.
+func (b *Batch) takeCounts() map[string]int64 {
+	c := b.counts
+	b.counts = nil
+	return c
 }
 
 // Fields returns the batch's schema fields in column order.

@@ -47,6 +47,7 @@ func (r *run) runStages(ctx context.Context, b *Batch, counters []stageCounter) 
 		}
 		c.wall += int64(time.Since(t0))
 		c.cpuNs += threadCPU() - cpu0
+		c.addCounts(b.takeCounts())
 		texts = b.Texts() // a stage may have replaced the text column
 		for _, row := range before {
 			n := int64(texts.ValueLen(row))

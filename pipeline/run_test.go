@@ -62,6 +62,7 @@ func (s dropShort) Process(ctx context.Context, b *Batch) error {
 		lb.Append(int64(texts.ValueLen(i)))
 		if b.Alive(i) && texts.ValueLen(i) < s.min {
 			b.Drop(i, "drop_short", fmt.Sprintf("drop_short.bytes<%d", s.min))
+			b.AddCount("short_seen", 1)
 		}
 	}
 	return b.SetColumn(arrow.Field{Name: "drop_short_bytes", Type: arrow.PrimitiveTypes.Int64}, lb.NewArray())
@@ -203,7 +204,7 @@ func TestRunTotalsAndContent(t *testing.T) {
 		t.Errorf("quarantine = %d lines, first %v", len(q), q[0])
 	}
 	st := res.Stats.Stages[0]
-	if st.In.Docs != 5*(good+short) || st.Out.Docs != 5*good || st.Dropped["drop_short.bytes<10"].Docs != 5*short {
+	if st.In.Docs != 5*(good+short) || st.Out.Docs != 5*good || st.Dropped["drop_short.bytes<10"].Docs != 5*short || st.Counts["short_seen"] != 5*short {
 		t.Errorf("stage stats = %+v", st)
 	}
 	for _, name := range []string{"manifest.json", "stats.json", "config.yaml"} {

@@ -19,6 +19,8 @@ type StageStats struct {
 	In      Count            `json:"in"`
 	Out     Count            `json:"out"`
 	Dropped map[string]Count `json:"dropped"` // by drop_reason
+	// Counts are the stage's own counters (Batch.AddCount), summed.
+	Counts map[string]int64 `json:"counts,omitempty"`
 	// WallSeconds is the time workers spent in the stage, summed over
 	// workers; CPUSeconds is the CPU time of those calls (Linux only).
 	WallSeconds float64 `json:"wall_seconds"`
@@ -31,7 +33,17 @@ type StageStats struct {
 type stageCounter struct {
 	in, out     Count
 	dropped     map[string]Count
+	counts      map[string]int64
 	wall, cpuNs int64
+}
+
+func (s *stageCounter) addCounts(c map[string]int64) {
+	for k, n := range c {
+		if s.counts == nil {
+			s.counts = map[string]int64{}
+		}
+		s.counts[k] += n
+	}
 }
 
 func (s *stageCounter) merge(o *stageCounter) {
@@ -45,12 +57,13 @@ func (s *stageCounter) merge(o *stageCounter) {
 		cur.add(c.Docs, c.Bytes)
 		s.dropped[r] = cur
 	}
+	s.addCounts(o.counts)
 	s.wall += o.wall
 	s.cpuNs += o.cpuNs
 }
 
 func (s *stageCounter) stats(name string) StageStats {
-	st := StageStats{Name: name, In: s.in, Out: s.out, Dropped: s.dropped,
+	st := StageStats{Name: name, In: s.in, Out: s.out, Dropped: s.dropped, Counts: s.counts,
 		WallSeconds: time.Duration(s.wall).Seconds(), CPUSeconds: time.Duration(s.cpuNs).Seconds()}
 	if st.Dropped == nil {
 		st.Dropped = map[string]Count{}
