@@ -16,6 +16,8 @@ demo: build
 # Everything CI runs: vet, gofmt, the race-checked tests, and a short fuzz of every parser.
 test: vet
 	$(GO) test -race -count=1 ./...
+	# Accuracy tests over thousands of labelled sentences skip under -race (too slow there): run them plain.
+	$(GO) test -count=1 -run 'Accuracy' ./stages/
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-short:
