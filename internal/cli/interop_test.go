@@ -69,7 +69,7 @@ func readParquetGo(t *testing.T, out string) map[string][]row {
 
 // readPython runs tools/interop/read_shards.py. Outside CI a machine without
 // the Python readers skips; in CI (CI=true) their absence is a failure.
-func readPython(t *testing.T, out string) map[string]map[string][]row {
+func readPython(t *testing.T, out string) (map[string]map[string][]row, map[string]map[string][]map[string]any) {
 	t.Helper()
 	check := exec.Command("python3", "-c", "import pyarrow, pandas, duckdb, datasets")
 	if msg, err := check.CombinedOutput(); err != nil {
@@ -93,7 +93,11 @@ func readPython(t *testing.T, out string) map[string]map[string][]row {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	return got
+	var all map[string]map[string][]map[string]any
+	if err := json.Unmarshal(data, &all); err != nil {
+		t.Fatal(err)
+	}
+	return got, all
 }
 
 // expectedPlain parses the demo corpus independently of winnow's readers:
@@ -138,7 +142,9 @@ func compareAll(t *testing.T, out string, want map[string]row) {
 	t.Helper()
 	pg := readParquetGo(t, out)
 	checkRows(t, "parquet-go", pg, want)
-	for reader, shards := range readPython(t, out) {
+	typed, all := readPython(t, out)
+	checkReadersAgree(t, all)
+	for reader, shards := range typed {
 		if len(shards) != len(pg) {
 			t.Errorf("%s read %d shards, parquet-go %d", reader, len(shards), len(pg))
 		}
@@ -156,6 +162,40 @@ func compareAll(t *testing.T, out string, want map[string]row) {
 			}
 		}
 	}
+}
+
+// checkReadersAgree compares every column of every row (stage signals
+// included) across the Python readers, with pyarrow as the reference.
+func checkReadersAgree(t *testing.T, all map[string]map[string][]map[string]any) {
+	t.Helper()
+	ref := all["pyarrow"]
+	for reader, shards := range all {
+		for name, rows := range ref {
+			if len(shards[name]) != len(rows) {
+				t.Errorf("%s: %s has %d rows, pyarrow %d", reader, name, len(shards[name]), len(rows))
+				continue
+			}
+			for i := range rows {
+				if !reflect.DeepEqual(normaliseAny(shards[name][i]), normaliseAny(rows[i])) {
+					t.Errorf("%s: %s row %d differs from pyarrow:\n%v\n%v", reader, name, i, shards[name][i], rows[i])
+					break
+				}
+			}
+		}
+	}
+}
+
+// normaliseAny treats an empty list like null, as some readers return one
+// for the other.
+func normaliseAny(row map[string]any) map[string]any {
+	out := make(map[string]any, len(row))
+	for k, v := range row {
+		if l, ok := v.([]any); ok && len(l) == 0 {
+			v = nil
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func checkRows(t *testing.T, reader string, shards map[string][]row, want map[string]row) {
@@ -197,21 +237,48 @@ func normalise(r row) row {
 	return r
 }
 
-func TestInteropDemoCorpus(t *testing.T) {
+// The fixtures corpus through a run that keeps text as it is: every value
+// of every shard, read by every reader, equals the input.
+func TestInteropCorpusValues(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	out := runFixtures(t, "input: {paths: [fixtures/corpus]}\nstages:\n  - length: {min_chars: 30}\n")
+	m, err := pipeline.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Totals.Rejected == 0 || m.Totals.Kept == 0 || m.Totals.Quarantined != 0 {
+		t.Errorf("totals %+v: want kept and rejected documents and nothing quarantined", m.Totals)
+	}
+	compareAll(t, out, expectedPlain(t, filepath.Join(root, "fixtures", "corpus")))
+}
+
+// The demo recipe as `make demo` runs it, whatever stages it has: all
+// readers agree on every column, and every input document is in exactly
+// one shard with its id, source and offset (text may be normalised).
+func TestInteropDemoRecipe(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	yml, err := os.ReadFile(filepath.Join(root, "fixtures", "demo.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := runFixtures(t, string(yml))
-	m, err := pipeline.ReadManifest(out)
-	if err != nil {
-		t.Fatal(err)
+	want := expectedPlain(t, filepath.Join(root, "fixtures", "corpus"))
+	shards := readParquetGo(t, out)
+	_, all := readPython(t, out)
+	checkReadersAgree(t, all)
+	seen := 0
+	for name, rows := range shards {
+		for _, r := range rows {
+			w, ok := want[r.ID]
+			if !ok || w.Source != r.Source || w.Offset != r.Offset {
+				t.Errorf("%s: row %q (%s:%d) is not an input document", name, r.ID, r.Source, r.Offset)
+			}
+			seen++
+		}
 	}
-	if m.Totals.Rejected == 0 || m.Totals.Kept == 0 || m.Totals.Quarantined != 0 {
-		t.Errorf("demo totals %+v: want kept and rejected documents and nothing quarantined", m.Totals)
+	if seen != len(want) {
+		t.Errorf("%d rows in shards and rejected/, %d input documents", seen, len(want))
 	}
-	compareAll(t, out, expectedPlain(t, filepath.Join(root, "fixtures", "corpus")))
 }
 
 func TestInteropAlpacaMessages(t *testing.T) {
