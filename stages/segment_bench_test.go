@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -19,11 +21,45 @@ import (
 //
 //	go test ./stages -run '^$' -bench Segment -cpu 1 -benchtime 5x
 //
-// The first Process loads jieba (about a second) and is not timed.
+// MB/cpu-s is the number to read on a busy machine. The first Process loads
+// jieba (about a second) and is not timed.
 
 // BenchmarkSegmentZhProse: the 298 primary Lu Xun works, one document each
 // (2.9 MB of Chinese prose).
 func BenchmarkSegmentZhProse(b *testing.B) {
+	benchSegment(b, segZhProse(b), nil)
+}
+
+// BenchmarkSegmentZhProseNoHMM: the same with hmm: false, which skips
+// jieba's Viterbi pass over runs of single characters.
+func BenchmarkSegmentZhProseNoHMM(b *testing.B) {
+	benchSegment(b, segZhProse(b), func(o *SegmentOptions) { o.HMM = false })
+}
+
+// BenchmarkSegmentGojiebaCut is the dependency's own limit on the same
+// text: gojieba.Cut of each whole work, HMM on, nothing else.
+func BenchmarkSegmentGojiebaCut(b *testing.B) {
+	texts := segZhProse(b)
+	jb, err := sharedJieba("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := 0
+	for _, t := range texts {
+		size += len(t)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	cpu0 := segCPU()
+	for b.Loop() {
+		for _, t := range texts {
+			jb.Cut(t, true)
+		}
+	}
+	segReportCPU(b, size, cpu0)
+}
+
+func segZhProse(b *testing.B) []string {
 	files, err := filepath.Glob(filepath.Join(testenv.SharedCorpora(b), "zh-prose", "*", "*.txt"))
 	if err != nil || len(files) == 0 {
 		b.Skipf("no zh-prose files: %v", err)
@@ -36,19 +72,19 @@ func BenchmarkSegmentZhProse(b *testing.B) {
 		}
 		texts = append(texts, string(data))
 	}
-	benchSegment(b, texts)
+	return texts
 }
 
 // BenchmarkSegmentWebMixed: 234 real web pages as visible text, 123 Chinese
 // and 111 English, with menus mixing both (web/text-junk.jsonl, 2.9 MB).
 func BenchmarkSegmentWebMixed(b *testing.B) {
-	benchSegment(b, segJSONLTexts(b, filepath.Join(testenv.SharedCorpora(b), "web", "text-junk.jsonl"), nil))
+	benchSegment(b, segJSONLTexts(b, filepath.Join(testenv.SharedCorpora(b), "web", "text-junk.jsonl"), nil), nil)
 }
 
 // BenchmarkSegmentEnglish: the English pages of the same file (uniseg only).
 func BenchmarkSegmentEnglish(b *testing.B) {
 	benchSegment(b, segJSONLTexts(b, filepath.Join(testenv.SharedCorpora(b), "web", "text-junk.jsonl"),
-		func(id string) bool { return strings.HasPrefix(id, "en-") }))
+		func(id string) bool { return strings.HasPrefix(id, "en-") }), nil)
 }
 
 // segJSONLTexts reads the text field of a JSON Lines file's records whose
@@ -77,8 +113,9 @@ func segJSONLTexts(b *testing.B, path string, keep func(id string) bool) []strin
 	return texts
 }
 
-// benchSegment times Process on one batch holding texts.
-func benchSegment(b *testing.B, texts []string) {
+// benchSegment times Process on one batch holding texts, with the default
+// options changed by edit.
+func benchSegment(b *testing.B, texts []string, edit func(*SegmentOptions)) {
 	docs := make([]pipeline.Doc, len(texts))
 	sources := make([]string, len(texts))
 	size := 0
@@ -88,7 +125,7 @@ func benchSegment(b *testing.B, texts []string) {
 	}
 	batch := pipeline.NewBatch(memory.DefaultAllocator, 0, docs, sources, false)
 	defer batch.Release()
-	st := newTestSegment(b, nil)
+	st := newTestSegment(b, edit)
 	if err := st.Process(context.Background(), batch); err != nil { // loads jieba
 		b.Fatal(err)
 	}
@@ -98,11 +135,28 @@ func benchSegment(b *testing.B, texts []string) {
 	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu0 := segCPU()
 	for b.Loop() {
 		if err := st.Process(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
 	}
+	segReportCPU(b, size, cpu0)
 	b.ReportMetric(float64(words), "words/op")
+}
+
+// segReportCPU reports MB of text per CPU second of the whole process since
+// cpu0: per-core throughput that other load on the machine does not skew,
+// as wall-clock MB/s does on a shared VM.
+func segReportCPU(b *testing.B, size int, cpu0 time.Duration) {
+	b.ReportMetric(float64(size)*float64(b.N)/1e6/(segCPU()-cpu0).Seconds(), "MB/cpu-s")
+}
+
+// segCPU is the process's user and system CPU time so far.
+func segCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

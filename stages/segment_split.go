@@ -175,6 +175,9 @@ func (s *segmenter) uniseg(sc *segScratch, text string, from, to int, st *segSta
 		return
 	}
 	st.unisegBytes += to - from
+	if !segIsWord(text[from:to]) {
+		return // only punctuation and spaces: most gaps in Chinese text
+	}
 	rest, state := text[from:to], -1
 	pos := from
 	for len(rest) > 0 {
