@@ -51,7 +51,7 @@ var SegmentInfo = pipeline.StageInfo{
 func newSegment(opts SegmentOptions) (*Segment, error) {
 	s := &Segment{seg: segmenter{hmm: opts.HMM}, unisegLangs: map[string]bool{}}
 	for i, l := range opts.UnisegLangs {
-		if !isLangCode(l) {
+		if !segLangCode(l) {
 			return nil, fmt.Errorf("uniseg_langs[%d]: %q is not a lowercase ISO 639 code such as \"ja\"", i, l)
 		}
 		s.unisegLangs[l] = true
@@ -63,7 +63,7 @@ func newSegment(opts SegmentOptions) (*Segment, error) {
 	return s, nil
 }
 
-func isLangCode(s string) bool {
+func segLangCode(s string) bool {
 	if len(s) < 2 || len(s) > 3 {
 		return false
 	}

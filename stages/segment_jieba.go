@@ -76,7 +76,7 @@ func loadJieba(userDict string) (jb *gojieba.Jieba, err error) {
 	for i, f := range files {
 		paths[i] = filepath.Join(dir, f.name)
 		if f.gz != "" {
-			err = writeGunzipped(paths[i], f.gz)
+			err = jiebaWriteGunzipped(paths[i], f.gz)
 		} else {
 			err = os.WriteFile(paths[i], []byte(f.text), 0o600)
 		}
@@ -93,8 +93,8 @@ func loadJieba(userDict string) (jb *gojieba.Jieba, err error) {
 	return gojieba.NewJieba(paths...), nil
 }
 
-// writeGunzipped decompresses the embedded file name into path.
-func writeGunzipped(path, name string) error {
+// jiebaWriteGunzipped decompresses the embedded file name into path.
+func jiebaWriteGunzipped(path, name string) error {
 	f, err := jiebaDictFS.Open(name)
 	if err != nil {
 		return err

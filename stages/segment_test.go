@@ -17,7 +17,7 @@ import (
 	"winnow/pipeline"
 )
 
-var segUpdate = flag.Bool("update", false, "rewrite the segment golden files in testdata/segment")
+var segUpdate = flag.Bool("update-segment", false, "rewrite the segment golden files in testdata/segment")
 
 // newTestSegment builds the stage from options, as the registry would.
 func newTestSegment(t testing.TB, edit func(*SegmentOptions)) pipeline.Stage {
@@ -294,7 +294,7 @@ func TestSegmentGolden(t *testing.T) {
 		}
 		want, err := os.ReadFile(golden)
 		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
+			t.Fatalf("%v (run with -update-segment to create it)", err)
 		}
 		if got != string(want) {
 			gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
