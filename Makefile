@@ -11,7 +11,7 @@ build:
 # Run the demo recipe on fixtures/ and write ./out/.
 demo: build
 	./$(BIN) run -c fixtures/demo.yaml -o out/
-	./$(BIN) cat out/shards/part-00000.parquet --limit 3 --columns id,source,length_chars,text --format table --width 40
+	./$(BIN) cat out/shards/part-00000.parquet --limit 3 --columns id,lang,lang_mix,word_count,text --format table --width 40
 
 # Everything CI runs: vet, gofmt, the race-checked tests, and a short fuzz of every parser.
 test: vet

@@ -30,7 +30,7 @@ const (
 // NewRegistry returns the registry of every stage and the input readers.
 func NewRegistry() *pipeline.Registry {
 	r := pipeline.NewRegistry()
-	r.NewReader = stages.NewFileReader
+	stages.Register(r)
 	filters.Register(r)
 	return r
 }

@@ -54,7 +54,7 @@ func TestValidateAndDefaults(t *testing.T) {
 	if err := Validate(&out, RunFlags{ConfigPath: "fixtures/demo.yaml", Workers: -1}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "fixtures/demo.yaml: ok: 1 stages") {
+	if !strings.Contains(out.String(), "fixtures/demo.yaml: ok: ") || !strings.Contains(out.String(), " 28 input files") {
 		t.Errorf("validate said %q", out.String())
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")

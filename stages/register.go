@@ -1,0 +1,10 @@
+package stages
+
+import "winnow/pipeline"
+
+// Register adds the input readers and the per-document stages to r.
+func Register(r *pipeline.Registry) {
+	r.NewReader = NewFileReader
+	r.Register(LangIDInfo)
+	r.Register(SegmentInfo)
+}
