@@ -102,7 +102,7 @@ func langidUDHRFiles(lang string) []string {
 // targets: ≥ 99% on paragraphs for every default language, ≥ 95% on single
 // sentences for zh, ja and ko. Run with -v for the table.
 func TestLangIDAccuracy(t *testing.T) {
-	if langidRace {
+	if raceEnabled {
 		t.Skip("slow under -race; make test runs it without")
 	}
 	corpora := testenv.SharedCorpora(t)
@@ -203,7 +203,7 @@ func TestLangIDAccuracyHard(t *testing.T) {
 // sends Cyrillic (ru, uk) and Arabic-script (ar, fa) text to lingua as well
 // as Latin, and reports per language; paragraphs must still be ≥ 97%.
 func TestLangIDAccuracyWide(t *testing.T) {
-	if langidRace {
+	if raceEnabled {
 		t.Skip("slow under -race; make test runs it without")
 	}
 	corpora := testenv.SharedCorpora(t)

@@ -21,7 +21,7 @@ import (
 // 1- to 5-gram models too), with lazily loaded and with preloaded models.
 // A process with the detector loaded must stay far below 1 GB.
 func TestLangIDPeakRSS(t *testing.T) {
-	if testing.Short() || langidRace {
+	if testing.Short() || raceEnabled {
 		t.Skip("a measurement; skipped with -short and -race")
 	}
 	if runtime.GOOS != "linux" {

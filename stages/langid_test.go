@@ -175,7 +175,7 @@ func TestLangIDBadInput(t *testing.T) {
 	l := newTestLangID(t, nil)
 	// 50 MB; the race detector makes one pass over that take seconds.
 	size := 50 << 20
-	if langidRace {
+	if raceEnabled {
 		size = 4 << 20
 	}
 	big := func(s string) string { return strings.Repeat(s, size/len(s)) }
@@ -204,7 +204,7 @@ func TestLangIDBadInput(t *testing.T) {
 			t.Errorf("%s: got %s (%s), want %s (%s)", c.name, res.lang, res.how, c.lang, c.how)
 		}
 		// One pass at hundreds of MB/s; the race detector slows it tenfold.
-		if limit := 2 * time.Second; !langidRace && took > limit {
+		if limit := 2 * time.Second; !raceEnabled && took > limit {
 			t.Errorf("%s: took %v, want < %v", c.name, took, limit)
 		}
 	}
@@ -394,7 +394,7 @@ func TestLangIDDeterministic(t *testing.T) {
 // TestLangIDWebPages labels the shared corpora's raw web pages (Chinese and
 // English news pages with their navigation and footers) by their id prefix.
 func TestLangIDWebPages(t *testing.T) {
-	if langidRace {
+	if raceEnabled {
 		t.Skip("slow under -race")
 	}
 	corpora := testenv.SharedCorpora(t)

@@ -53,7 +53,7 @@ func TestSegmentHugeRepeats(t *testing.T) {
 		t.Skip("50 MB inputs; -short")
 	}
 	size := 50 << 20
-	if segRace {
+	if raceEnabled {
 		size = 8 << 20
 	}
 	st := newTestSegment(t, nil)
@@ -85,7 +85,7 @@ func TestSegmentHugeRepeats(t *testing.T) {
 			}
 		}},
 	}
-	if !segRace {
+	if !raceEnabled {
 		// uniseg's emoji rules are slow under the race detector.
 		cases = append(cases, struct {
 			name, unit string

@@ -1,6 +1,0 @@
-//go:build !race
-
-package stages
-
-// langidRace: see langid_race_test.go.
-const langidRace = false
