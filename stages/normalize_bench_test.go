@@ -1,0 +1,186 @@
+package stages
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"winnow/internal/testenv"
+	"winnow/pipeline"
+)
+
+// Benchmarks of the normalize stage in MB/s (b.SetBytes: input bytes per
+// iteration) and MB/cpu-s (input bytes per second of process CPU time,
+// which other load on the machine does not distort); run with -cpu 1 for
+// per-core numbers:
+//
+//	WINNOW_SHARED=... go test ./stages/ -run '^$' -bench Normalize -cpu 1
+//
+// Each path is measured on its own material:
+//   - ZhProse: zh-prose as it is (full-width digits and letters, U+3000
+//     indentation, hard-wrapped lines: nearly every document changes);
+//   - FastPath: the same text already normalized (nothing to do, no
+//     allocation);
+//   - ZhLaws: PRC laws (mostly clean Simplified Markdown);
+//   - Mixed: web pages (Chinese and English), lingua's sentences in 21
+//     languages and UDHR in 24, as documents;
+//   - T2S: DRCD, Traditional Chinese (every paragraph converted).
+
+func benchDocs(b testing.TB, name string) []string {
+	corpora := testenv.SharedCorpora(b)
+	switch name {
+	case "zh-prose":
+		_, texts := normCorpusFiles(b, filepath.Join(corpora, "zh-prose"), ".txt")
+		return texts
+	case "zh-laws":
+		_, texts := normCorpusFiles(b, filepath.Join(corpora, "zh-laws"), ".md")
+		return texts
+	case "drcd":
+		return normDRCD(b, corpora)
+	case "mixed":
+		type page struct {
+			Text string `json:"text"`
+		}
+		var docs []string
+		for _, p := range normReadJSONL[page](b, filepath.Join(corpora, "web/text-junk.jsonl")) {
+			docs = append(docs, p.Text)
+		}
+		files, _ := filepath.Glob(filepath.Join(corpora, "langid/lingua/*-sentences.txt"))
+		udhr, _ := filepath.Glob(filepath.Join(corpora, "langid/udhr/*.txt"))
+		for _, f := range append(files, udhr...) {
+			// Paragraph-sized documents of 20 lines.
+			lines := normReadLines(b, f)
+			for i := 0; i < len(lines); i += 20 {
+				docs = append(docs, strings.Join(lines[i:min(i+20, len(lines))], "\n"))
+			}
+		}
+		return docs
+	}
+	b.Fatalf("no bench corpus %q", name)
+	return nil
+}
+
+func benchNormalize(b *testing.B, docs []string, n *normalizer) {
+	total := 0
+	for _, d := range docs {
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	cpu0 := normCPU()
+	for b.Loop() {
+		for _, d := range docs {
+			n.apply(d)
+		}
+	}
+	reportCPU(b, total, normCPU()-cpu0)
+}
+
+// normCPU returns the CPU time the process has used.
+func normCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports bytes per iteration over the CPU time of all
+// iterations as MB/cpu-s.
+func reportCPU(b *testing.B, bytes int, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(bytes)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+	}
+}
+
+func BenchmarkNormalizeZhProse(b *testing.B) {
+	benchNormalize(b, benchDocs(b, "zh-prose"), newTestNormalizer(b, nil))
+}
+
+func BenchmarkNormalizeFastPath(b *testing.B) {
+	n := newTestNormalizer(b, nil)
+	var docs []string
+	for _, name := range []string{"zh-prose", "zh-laws"} {
+		for _, d := range benchDocs(b, name) {
+			docs = append(docs, n.apply(d).text)
+		}
+	}
+	for _, d := range docs {
+		if r := n.apply(d); r.text != d || r.steps != 0 {
+			b.Fatalf("normalized text changed again: steps %b", r.steps)
+		}
+	}
+	benchNormalize(b, docs, n)
+}
+
+func BenchmarkNormalizeZhLaws(b *testing.B) {
+	benchNormalize(b, benchDocs(b, "zh-laws"), newTestNormalizer(b, nil))
+}
+
+func BenchmarkNormalizeMixed(b *testing.B) {
+	benchNormalize(b, benchDocs(b, "mixed"), newTestNormalizer(b, nil))
+}
+
+func BenchmarkNormalizeT2S(b *testing.B) {
+	benchNormalize(b, benchDocs(b, "drcd"), newTestNormalizer(b, nil))
+}
+
+// BenchmarkNormalizeT2SOnly measures the converter alone on DRCD.
+func BenchmarkNormalizeT2SOnly(b *testing.B) {
+	conv, err := t2sFor("t2s")
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := benchDocs(b, "drcd")
+	total := 0
+	for _, d := range docs {
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	cpu0 := normCPU()
+	for b.Loop() {
+		for _, d := range docs {
+			conv.convert(d)
+		}
+	}
+	reportCPU(b, total, normCPU()-cpu0)
+}
+
+// BenchmarkNormalizeProcessZhProse measures the stage on Batches of 4 MiB,
+// Arrow columns included.
+func BenchmarkNormalizeProcessZhProse(b *testing.B) {
+	texts := benchDocs(b, "zh-prose")
+	st, err := NormalizeInfo.New(NormalizeInfo.Defaults(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := make([]pipeline.Doc, len(texts))
+	srcs := make([]string, len(texts))
+	total := 0
+	for i, t := range texts {
+		docs[i] = pipeline.Doc{Text: t, Offset: int64(i)}
+		srcs[i] = "zh-prose"
+		total += len(t)
+	}
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		batch := pipeline.NewBatch(memory.DefaultAllocator, 0, docs, srcs, false)
+		b.StartTimer()
+		cpu0 := normCPU()
+		if err := st.Process(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+		cpu += normCPU() - cpu0
+		b.StopTimer()
+		batch.Release()
+		b.StartTimer()
+	}
+	reportCPU(b, total, cpu)
+}
