@@ -161,10 +161,10 @@ func TestNormalizeT2SDictionaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.groups) != 1 || len(c.groups[0]) != 2 {
+	if len(c.groups) != 1 || len(c.groups[0].dicts) != 2 {
 		t.Fatalf("t2s chain: %d groups", len(c.groups))
 	}
-	phrases, chars := c.groups[0][0], c.groups[0][1]
+	phrases, chars := c.groups[0].dicts[0], c.groups[0].dicts[1]
 	if len(phrases.phrases) < 250 || len(chars.vals) < 3800 {
 		t.Errorf("TSPhrases %d entries, TSCharacters %d: not OpenCC's tables", len(phrases.phrases), len(chars.vals))
 	}

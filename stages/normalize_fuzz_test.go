@@ -50,10 +50,13 @@ func FuzzNormalize(f *testing.F) {
 			}
 			if v := r.text; utf8.ValidString(s) {
 				sc := n.scan(s)
-				if n.whitespace && sc.ws && !sc.wsInner && trimDocEnds(s) != cleanWhitespace(s) {
-					t.Fatalf("normalizer %d: trimDocEnds %+q, cleanWhitespace %+q", k, trimDocEnds(s), cleanWhitespace(s))
+				if n.whitespace && sc.ws && !sc.wsInner && trimDocEnds(s) != cleanWhitespace(s, false) {
+					t.Fatalf("normalizer %d: trimDocEnds %+q, cleanWhitespace %+q", k, trimDocEnds(s), cleanWhitespace(s, false))
 				}
-				if n.whitespace && !sc.ws && cleanWhitespace(s) != s {
+				if n.whitespace && !sc.otherEnds && cleanWhitespace(s, true) != cleanWhitespace(s, false) {
+					t.Fatalf("normalizer %d: scan missed a CR or U+2028 in %+q", k, s)
+				}
+				if n.whitespace && !sc.ws && cleanWhitespace(s, false) != s {
 					t.Fatalf("normalizer %d: scan missed whitespace work in %+q", k, s)
 				}
 				_ = v

@@ -37,6 +37,10 @@ type sbCodec struct {
 	// newSBCodec says; see byteOf.
 	low  [0x500]byte
 	high map[rune]byte
+	// leadOK marks the lead bytes that begin some believed sequence (for
+	// Windows-1251 only Р С Т п в: Cyrillic and punctuation), so the scan
+	// counts no pair for the others.
+	leadOK [256]bool
 	// two says which two-byte UTF-8 characters this misreading is
 	// believed for: strong (2), weak (1: only with other evidence) or
 	// not at all (0).
@@ -81,7 +85,33 @@ func newSBCodec(name string, cm *charmap.Charmap, two func(rune) int, wide, lati
 			set(rune(b), byte(b))
 		}
 	}
+	for b := 0xC2; b <= 0xF4; b++ {
+		c.leadOK[b] = c.leadBelieved(byte(b))
+	}
 	return c
+}
+
+// leadBelieved reports whether some continuation bytes after lead decode
+// to a character this misreading is believed for.
+func (c *sbCodec) leadBelieved(lead byte) bool {
+	var lo, n rune
+	switch {
+	case lead < 0xE0:
+		lo, n = rune(lead&0x1F)<<6, 1<<6
+	case lead < 0xF0:
+		lo, n = rune(lead&0x0F)<<12, 1<<12
+	default:
+		lo, n = rune(lead&0x07)<<18, 1<<18
+	}
+	for r := lo; r < lo+n; r++ {
+		switch {
+		case lead < 0xE0 && c.two(r) != seqNone,
+			lead >= 0xE0 && lead < 0xF0 && threeByte(r, c.wide) != seqNone,
+			lead >= 0xF0 && c.wide && plausible4(r):
+			return true
+		}
+	}
+	return false
 }
 
 // byteOf returns the byte r stands for in the code page.
@@ -191,7 +221,7 @@ func plausible4(r rune) bool {
 func sbSeqAt(c *sbCodec, s string, i int) (n, end, strength int) {
 	lead, size := utf8.DecodeRuneInString(s[i:])
 	lb, ok := c.byteOf(lead)
-	if !ok || lb < 0xC2 || lb > 0xF4 {
+	if !ok || !c.leadOK[lb] {
 		return 0, 0, 0
 	}
 	need := 1
@@ -335,22 +365,25 @@ func mojibakeCount(s string, sc *docScan) (bad float64, nonASCII int) {
 	if !sc.c1 && !sc.fffd && sc.mojiPairs == 0 && !gbkSuspect {
 		return 0, 0 // the common case: no evidence at all
 	}
-	fffd := 0
+	fffd, c1 := 0, 0
 	for _, r := range s {
 		if r >= utf8.RuneSelf {
 			nonASCII++
-			if r == utf8.RuneError {
+			switch {
+			case r == utf8.RuneError:
 				fffd++
+			case r <= 0x9F:
+				c1++
 			}
 		}
 	}
 	bad = float64(fffd)
-	if sc.c1 || sc.mojiPairs != 0 {
-		mask := sc.mojiPairs
-		if sc.c1 {
-			mask = allCodecs // stray C1 controls are counted by any code page
-		}
-		strong, weak, stray := sbEvidence(s, mask)
+	if sc.mojiPairs == 0 {
+		// No lead byte is followed by a continuation in any code page, so
+		// there is no sequence: every C1 control is a stray one.
+		bad += float64(c1)
+	} else {
+		strong, weak, stray := sbEvidence(s, sc.mojiPairs)
 		bad += float64(strong + stray)
 		if strong+stray > 0 {
 			bad += float64(weak)
@@ -418,11 +451,11 @@ func (n *normalizer) repairMojibake(s string, score float64) (string, float64, b
 	for range mojiMaxRounds {
 		// Each repair is tried only when the scan saw its kind of evidence.
 		fixed, ok := cur, false
-		if sc.mojiPairs != 0 || sc.c1 {
-			fixed, ok = repairSingleByte(cur)
+		if sc.mojiPairs != 0 {
+			fixed, ok = repairSingleByte(cur, sc.mojiPairs)
 		}
 		if !ok && sc.c1 {
-			fixed, ok = repairC1(cur)
+			fixed, ok = repairC1(cur, sc.mojiPairs)
 		}
 		if !ok && sc.gbkMoji > 0 && !sc.fffd {
 			fixed, ok = repairGBK(cur)
@@ -444,11 +477,15 @@ func (n *normalizer) repairMojibake(s string, score float64) (string, float64, b
 // than three times ("ÃƒÂ¢Ã¢â€šÂ¬Ã¢â€žÂ¢" is ’ three times over).
 const mojiMaxRounds = 8
 
-// repairSingleByte tries each code page and keeps the repair that leaves
-// the fewest characters in sequences (the most complete one).
-func repairSingleByte(s string) (string, bool) {
+// repairSingleByte tries each code page of mask (bit k: sbCodecs()[k])
+// and keeps the repair that leaves the fewest characters in sequences (the
+// most complete one).
+func repairSingleByte(s string, mask uint8) (string, bool) {
 	best, bestLeft, found := s, 0, false
-	for _, c := range sbCodecs() {
+	for k, c := range sbCodecs() {
+		if mask&(1<<k) == 0 {
+			continue
+		}
 		out, ok := repairSeqs(c, s)
 		if !ok {
 			continue
@@ -509,13 +546,16 @@ func appendSeqBytes(c *sbCodec, buf []byte, seq string) []byte {
 // repairC1 maps C1 controls to the Windows-1252 characters of the same
 // byte (U+0092 → ’, U+0085 → …): text that was Windows-1252 read as
 // Latin-1. It applies only when no UTF-8 sequence is in sight (those are
-// repairSingleByte's), and leaves the five bytes Windows-1252 lacks.
-func repairC1(s string) (string, bool) {
-	strong, weak, stray := sbEvidence(s, allCodecs)
-	if stray == 0 || strong+weak > 0 {
-		return s, false
+// repairSingleByte's; mask says in which code pages the scan saw a lead
+// byte before a continuation), and leaves the five bytes Windows-1252
+// lacks.
+func repairC1(s string, mask uint8) (string, bool) {
+	if mask != 0 {
+		if strong, weak, _ := sbEvidence(s, mask); strong+weak > 0 {
+			return s, false
+		}
 	}
-	out := make([]byte, 0, len(s)+2*stray)
+	out := make([]byte, 0, len(s)+len(s)/4)
 	changed := false
 	for _, r := range s {
 		if r >= 0x80 && r <= 0x9F {

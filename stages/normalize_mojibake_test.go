@@ -173,6 +173,26 @@ func TestNormalizeMojibakeRates(t *testing.T) {
 	}
 	det.report(t, "detected (garbled side)")
 	fp.report(t, "flagged (clean side: false positives)")
+	// The measured rates, as floors and ceilings: every generated Chinese
+	// case and every lingua line is detected; no clean corpus text is
+	// flagged; ftfy's adversarial negatives ("DrÃ¥ber", "Ã’s") may be.
+	if hit, n := det.hitsOf("zh-mojibake/"); hit != n {
+		t.Errorf("zh-mojibake: %d of %d detected", hit, n)
+	}
+	if hit, n := det.hitsOf("lingua-in-the-wild/"); hit != n {
+		t.Errorf("lingua-in-the-wild: %d of %d detected", hit, n)
+	}
+	if hit, n := det.hitsOf("ftfy/"); float64(hit) < 0.8*float64(n) {
+		t.Errorf("ftfy: %d of %d detected, want 80%%", hit, n)
+	}
+	for _, set := range []string{"zh-mojibake originals", "lingua-in-the-wild fixed", "zh-prose", "zh-laws", "zh-trad/drcd", "udhr lines", "lingua sentences"} {
+		if fp.hit[set] > 0 {
+			t.Errorf("%s: %d clean texts flagged", set, fp.hit[set])
+		}
+	}
+	if hit, n := fp.hitsOf("ftfy/"); hit > 6 {
+		t.Errorf("ftfy negatives: %d of %d flagged, want at most 6", hit, n)
+	}
 	if testing.Verbose() {
 		for _, s := range det.order {
 			for _, m := range det.miss[s] {

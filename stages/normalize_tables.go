@@ -121,7 +121,7 @@ func classifyRune(r rune, gbk *normRuneSet) normClass {
 	}
 	for k, cp := range sbCodecs() {
 		if b, ok := cp.byteOf(r); ok {
-			if b >= 0xC2 && b <= 0xF4 {
+			if cp.leadOK[b] {
 				c |= 1 << (clMojiLead + k)
 			}
 			if b >= 0x80 && b <= 0xBF {

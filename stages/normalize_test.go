@@ -229,7 +229,7 @@ func TestNormalizeWhitespaceTrimOnly(t *testing.T) {
 		"a\u2028", "\u2029\u2029x", " ", "\n", "a\r", "a\n\n\nb", "a \nb", "a\rb",
 	} {
 		sc := n.scan(s)
-		want := cleanWhitespace(s)
+		want := cleanWhitespace(s, false)
 		if !sc.ws && want != s {
 			t.Errorf("%q: scan sees nothing but cleanWhitespace gives %q", s, want)
 		}

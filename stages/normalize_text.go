@@ -134,7 +134,7 @@ func (n *normalizer) apply(s string) normResult {
 	if sc.ws {
 		out := trimDocEnds(s)
 		if sc.wsInner {
-			out = cleanWhitespace(s)
+			out = cleanWhitespace(s, !sc.otherEnds)
 		}
 		if out != s {
 			s = out
@@ -151,10 +151,11 @@ const maxRewriteRounds = 3
 // docScan summarises one pass over a document: which steps have work, and
 // the counts the t2s gate and the mojibake score need.
 type docScan struct {
-	invalid bool // invalid UTF-8
-	rewrite bool // a character for the rewrite pass
-	ws      bool // a whitespace rule applies
-	wsInner bool // ... between the first and the last non-blank character (else trimming the ends is enough)
+	invalid   bool // invalid UTF-8
+	rewrite   bool // a character for the rewrite pass
+	ws        bool // a whitespace rule applies
+	wsInner   bool // ... between the first and the last non-blank character (else trimming the ends is enough)
+	otherEnds bool // CR, U+2028 or U+2029: lines do not end at LF only
 
 	han        int  // Han characters
 	kanaHangul int  // kana and hangul
@@ -250,7 +251,7 @@ func (n *normalizer) scan(s string) docScan {
 				i++
 			case akCR:
 				issue = issue || content
-				ws = true
+				ws, sc.otherEnds = true, true
 				i++
 			default: // a control: content, and rewrite's when removing
 				sc.rewrite = sc.rewrite || n.controls
@@ -307,7 +308,7 @@ func (n *normalizer) scan(s string) docScan {
 			lastSpace = true
 		} else {
 			issue = issue || content
-			ws = true
+			ws, sc.otherEnds = true, true
 		}
 	}
 	sc.han, sc.kanaHangul, sc.gbkMoji = han, kh, gbk
@@ -512,11 +513,13 @@ func joinerKept(prev rune) bool {
 //     non-blank line and after the last are removed, and a run of blank
 //     lines between two non-blank ones becomes one blank line;
 //   - the text does not end with a line feed.
-func cleanWhitespace(s string) string {
+//
+// onlyLF says s has no CR, U+2028 or U+2029, so lines are cut at LF alone.
+func cleanWhitespace(s string, onlyLF bool) string {
 	out := make([]byte, 0, len(s))
 	blank := false // a blank line is pending between two non-blank ones
 	for len(s) > 0 {
-		line, rest := cutLine(s)
+		line, rest := cutLine(s, onlyLF)
 		s = rest
 		line = strings.TrimRightFunc(line, isHSpace)
 		if line == "" {
@@ -564,8 +567,12 @@ func trimDocEnds(s string) string {
 func isLineEnd(r rune) bool { return r == '\n' || r == '\r' || r == 0x2028 || r == 0x2029 }
 
 // cutLine splits s after its first line, returning the line without its
-// terminator (LF, CRLF, CR, U+2028 or U+2029).
-func cutLine(s string) (line, rest string) {
+// terminator (LF, CRLF, CR, U+2028 or U+2029; LF alone when onlyLF).
+func cutLine(s string, onlyLF bool) (line, rest string) {
+	if onlyLF {
+		line, rest, _ = strings.Cut(s, "\n")
+		return line, rest
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\n':
