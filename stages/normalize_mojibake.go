@@ -41,9 +41,8 @@ type sbCodec struct {
 	// Windows-1251 only Р С Т п в: Cyrillic and punctuation), so the scan
 	// counts no pair for the others.
 	leadOK [256]bool
-	// two says which two-byte UTF-8 characters this misreading is
-	// believed for: strong (2), weak (1: only with other evidence) or
-	// not at all (0).
+	// two gives the strength (seqStrong, seqWeak or seqNone) of a
+	// two-byte UTF-8 character read through this code page.
 	two func(r rune) int
 	// wide: three-byte characters beyond punctuation and symbols (CJK,
 	// Indic…) and four-byte ones are believed too. Only for Windows-1252,
@@ -303,6 +302,8 @@ func sbEvidence(s string, mask uint8) (strong, weak, stray int) {
 // allCodecs is the sbEvidence mask of every code page.
 const allCodecs = 0xFF
 
+// sbCount is sbEvidence for one code page. A wide sequence counts as
+// strong when another sequence touches it, as weak otherwise.
 func sbCount(c *sbCodec, s string) (strong, weak, stray int) {
 	lastEnd := -1          // end of the last sequence
 	pend, pendEnd := 0, -1 // a wide sequence waiting for a neighbour
