@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,28 +71,13 @@ func benchNormalize(b *testing.B, docs []string, n *normalizer) {
 	}
 	b.SetBytes(int64(total))
 	b.ReportAllocs()
-	cpu0 := normCPU()
+	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		for _, d := range docs {
 			n.apply(d)
 		}
 	}
-	reportCPU(b, total, normCPU()-cpu0)
-}
-
-// normCPU returns the CPU time the process has used.
-func normCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports bytes per iteration over the CPU time of all
-// iterations as MB/cpu-s.
-func reportCPU(b *testing.B, bytes int, cpu time.Duration) {
-	if cpu > 0 {
-		b.ReportMetric(float64(bytes)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
-	}
+	testenv.ReportMBPerCPU(b, int64(total), testenv.ProcessCPU()-cpu0)
 }
 
 func BenchmarkNormalizeZhProse(b *testing.B) {
@@ -141,13 +125,13 @@ func BenchmarkNormalizeT2SOnly(b *testing.B) {
 	}
 	b.SetBytes(int64(total))
 	b.ReportAllocs()
-	cpu0 := normCPU()
+	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		for _, d := range docs {
 			conv.convert(d)
 		}
 	}
-	reportCPU(b, total, normCPU()-cpu0)
+	testenv.ReportMBPerCPU(b, int64(total), testenv.ProcessCPU()-cpu0)
 }
 
 // BenchmarkNormalizeProcessZhProse measures the stage on Batches of 4 MiB,
@@ -173,14 +157,14 @@ func BenchmarkNormalizeProcessZhProse(b *testing.B) {
 		b.StopTimer()
 		batch := pipeline.NewBatch(memory.DefaultAllocator, 0, docs, srcs, false)
 		b.StartTimer()
-		cpu0 := normCPU()
+		cpu0 := testenv.ProcessCPU()
 		if err := st.Process(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
-		cpu += normCPU() - cpu0
+		cpu += testenv.ProcessCPU() - cpu0
 		b.StopTimer()
 		batch.Release()
 		b.StartTimer()
 	}
-	reportCPU(b, total, cpu)
+	testenv.ReportMBPerCPU(b, int64(total), cpu)
 }

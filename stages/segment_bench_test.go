@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -50,13 +48,13 @@ func BenchmarkSegmentGojiebaCut(b *testing.B) {
 	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	cpu0 := segCPU()
+	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		for _, t := range texts {
 			jb.Cut(t, true)
 		}
 	}
-	segReportCPU(b, size, cpu0)
+	testenv.ReportMBPerCPU(b, int64(size), testenv.ProcessCPU()-cpu0)
 }
 
 func segZhProse(b *testing.B) []string {
@@ -135,28 +133,12 @@ func benchSegment(b *testing.B, texts []string, edit func(*SegmentOptions)) {
 	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	cpu0 := segCPU()
+	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		if err := st.Process(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
 	}
-	segReportCPU(b, size, cpu0)
+	testenv.ReportMBPerCPU(b, int64(size), testenv.ProcessCPU()-cpu0)
 	b.ReportMetric(float64(words), "words/op")
-}
-
-// segReportCPU reports MB of text per CPU second of the whole process since
-// cpu0: per-core throughput that other load on the machine does not skew,
-// as wall-clock MB/s does on a shared VM.
-func segReportCPU(b *testing.B, size int, cpu0 time.Duration) {
-	b.ReportMetric(float64(size)*float64(b.N)/1e6/(segCPU()-cpu0).Seconds(), "MB/cpu-s")
-}
-
-// segCPU is the process's user and system CPU time so far.
-func segCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

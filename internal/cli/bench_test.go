@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"winnow/internal/testenv"
 	"winnow/pipeline"
@@ -31,7 +29,7 @@ func BenchmarkReadWrite(b *testing.B) {
 			}
 			b.SetBytes(bytes)
 			b.ResetTimer()
-			cpu0 := processCPU()
+			cpu0 := testenv.ProcessCPU()
 			for i := 0; i < b.N; i++ {
 				cfg.Output.Dir = filepath.Join(b.TempDir(), "out")
 				res, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()})
@@ -45,15 +43,9 @@ func BenchmarkReadWrite(b *testing.B) {
 			}
 			// Reader, worker and writer overlap on two cores: input MB per
 			// CPU second is the honest per-core figure.
-			b.ReportMetric(float64(bytes)*float64(b.N)/1e6/(processCPU()-cpu0).Seconds(), "MB/cpu-s")
+			testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu0)
 		})
 	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchCorpus(b *testing.B, name string) (string, int64) {

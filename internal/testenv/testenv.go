@@ -5,7 +5,9 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // RepoRoot returns the directory holding go.mod, walking up from the
@@ -47,4 +49,23 @@ func SharedCorpora(t testing.TB) string {
 func Fixtures(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(RepoRoot(t), "fixtures")
+}
+
+// ProcessCPU is the user + system CPU time the process has used so far.
+// Benchmarks divide bytes by it (MB/cpu-s): on a shared 2-core VM it is a
+// steadier per-core figure than wall-clock MB/s.
+func ProcessCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ReportMBPerCPU reports bytes per iteration over cpu, the CPU time of all
+// iterations, as the benchmark metric MB/cpu-s.
+func ReportMBPerCPU(b *testing.B, bytes int64, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(bytes)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+	}
 }
