@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -11,10 +12,11 @@ import (
 	"winnow/internal/testenv"
 )
 
-// The built winnow binary carries everything it needs: with HOME, GOPATH
-// and GOMODCACHE pointing at empty directories (no Go module cache, so no
-// gojieba dictionaries there) it still normalizes, identifies and segments
-// Chinese.
+// The built winnow binary carries everything it needs: with HOME, GOPATH,
+// GOMODCACHE and TMPDIR pointing at empty directories (no Go module cache,
+// so no gojieba dictionaries there) it still normalizes, identifies and
+// segments Chinese, names no module-cache path, and leaves nothing behind
+// (the dictionaries unpacked for loading are removed).
 func TestBinaryWithoutModuleCache(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -27,18 +29,36 @@ func TestBinaryWithoutModuleCache(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	empty := filepath.Join(tmp, "empty")
-	os.MkdirAll(empty, 0o755)
+	if modCache, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		data, err := os.ReadFile(bin)
+		if mc := bytes.TrimSpace(modCache); err != nil || len(mc) > 0 && bytes.Contains(data, mc) {
+			t.Errorf("the binary names the module cache %s (%v)", mc, err)
+		}
+	}
+	env := map[string]string{}
+	for _, name := range []string{"home", "gopath", "gomodcache", "tmp", "cwd"} {
+		env[name] = filepath.Join(tmp, name)
+		if err := os.Mkdir(env[name], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	in := filepath.Join(tmp, "in.jsonl")
 	os.WriteFile(in, []byte(`{"id":"a","text":"我們今天在北京大學討論中文分詞的問題。"}`+"\n"), 0o644)
 	cfg := filepath.Join(tmp, "p.yaml")
 	os.WriteFile(cfg, []byte("stages:\n  - normalize: {}\n  - langid: {}\n  - segment: {}\n"), 0o644)
 	out := filepath.Join(tmp, "out")
 	run := exec.Command(bin, "run", "-c", cfg, "-i", in, "-o", out, "--log-level", "warn")
-	run.Dir = empty
-	run.Env = []string{"HOME=" + empty, "GOPATH=" + empty, "GOMODCACHE=" + empty, "TMPDIR=" + tmp, "PATH=/usr/bin:/bin"}
-	if msg, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("winnow run without a module cache: %v\n%s", err, msg)
+	run.Dir = env["cwd"]
+	run.Env = []string{"HOME=" + env["home"], "GOPATH=" + env["gopath"], "GOMODCACHE=" + env["gomodcache"],
+		"TMPDIR=" + env["tmp"], "PATH=/usr/bin:/bin"}
+	msg, err := run.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(msg), "winnow: wrote ") || strings.Count(string(msg), "\n") != 1 {
+		t.Fatalf("winnow run without a module cache: %v; want only the summary line on stderr:\n%s", err, msg)
+	}
+	for name, dir := range env {
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Errorf("%s was written to: %v", name, left)
+		}
 	}
 	var sb strings.Builder
 	if err := Cat(context.Background(), &sb, filepath.Join(out, "shards", "part-00000.parquet"),
