@@ -203,10 +203,9 @@ func TestLangIDBadInput(t *testing.T) {
 		if res.lang != c.lang || res.how != c.how {
 			t.Errorf("%s: got %s (%s), want %s (%s)", c.name, res.lang, res.how, c.lang, c.how)
 		}
-		// One pass at hundreds of MB/s; the race detector slows it tenfold.
-		if limit := 2 * time.Second; !raceEnabled && took > limit {
-			t.Errorf("%s: took %v, want < %v", c.name, took, limit)
-		}
+		// Speed is for benchmarks, not timed tests (a loaded CI machine
+		// would fail them); a hang shows as the test binary's timeout.
+		t.Logf("%s: %v", c.name, took.Round(time.Millisecond))
 	}
 }
 
