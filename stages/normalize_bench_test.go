@@ -65,6 +65,12 @@ func benchDocs(b testing.TB, name string) []string {
 }
 
 func benchNormalize(b *testing.B, docs []string, n *normalizer) {
+	benchTexts(b, docs, func(d string) { n.apply(d) })
+}
+
+// benchTexts runs apply over every document per iteration and reports MB/s
+// and MB/cpu-s of input.
+func benchTexts(b *testing.B, docs []string, apply func(string)) {
 	total := 0
 	for _, d := range docs {
 		total += len(d)
@@ -74,7 +80,7 @@ func benchNormalize(b *testing.B, docs []string, n *normalizer) {
 	cpu0 := testenv.ProcessCPU()
 	for b.Loop() {
 		for _, d := range docs {
-			n.apply(d)
+			apply(d)
 		}
 	}
 	testenv.ReportMBPerCPU(b, int64(total), testenv.ProcessCPU()-cpu0)
@@ -118,20 +124,7 @@ func BenchmarkNormalizeT2SOnly(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	docs := benchDocs(b, "drcd")
-	total := 0
-	for _, d := range docs {
-		total += len(d)
-	}
-	b.SetBytes(int64(total))
-	b.ReportAllocs()
-	cpu0 := testenv.ProcessCPU()
-	for b.Loop() {
-		for _, d := range docs {
-			conv.convert(d)
-		}
-	}
-	testenv.ReportMBPerCPU(b, int64(total), testenv.ProcessCPU()-cpu0)
+	benchTexts(b, benchDocs(b, "drcd"), func(d string) { conv.convert(d) })
 }
 
 // BenchmarkNormalizeProcessZhProse measures the stage on Batches of 4 MiB,
