@@ -42,19 +42,7 @@ func BenchmarkSegmentGojiebaCut(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	size := 0
-	for _, t := range texts {
-		size += len(t)
-	}
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	cpu0 := testenv.ProcessCPU()
-	for b.Loop() {
-		for _, t := range texts {
-			jb.Cut(t, true)
-		}
-	}
-	testenv.ReportMBPerCPU(b, int64(size), testenv.ProcessCPU()-cpu0)
+	benchTexts(b, texts, func(t string) { jb.Cut(t, true) })
 }
 
 func segZhProse(b *testing.B) []string {
