@@ -68,7 +68,6 @@ func benchNormalize(b *testing.B, docs []string, n *normalizer) {
 	benchTexts(b, docs, func(d string) { n.apply(d) })
 }
 
-
 func BenchmarkNormalizeZhProse(b *testing.B) {
 	benchNormalize(b, benchDocs(b, "zh-prose"), newTestNormalizer(b, nil))
 }
