@@ -1,9 +1,6 @@
 package pipeline
 
-import (
-	"sort"
-	"time"
-)
+import "time"
 
 // Count is a number of documents and their text bytes.
 type Count struct {
@@ -96,14 +93,4 @@ type Stats struct {
 	CPUSeconds     float64 `json:"cpu_seconds"`
 	MBPerCPUSecond float64 `json:"mb_per_cpu_second"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
-}
-
-// sortedKinds returns the keys of m in order, for stable output.
-func sortedKinds[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -38,10 +38,6 @@ var scriptNames = [numScripts]string{
 
 func (s script) String() string { return scriptNames[s] }
 
-// isCJK reports whether letters of s are CJK characters, each of which carries
-// about as much text as several alphabetic letters (see cjk_weight).
-func (s script) isCJK() bool { return s == scriptHan || s == scriptKana || s == scriptHangul }
-
 // spaced reports whether s separates words with spaces, so that a run of
 // its letters longer than any word is junk (a hash, a held-down key).
 func (s script) spaced() bool {
