@@ -46,6 +46,10 @@ type Batch struct {
 
 	mem    memory.Allocator
 	counts map[string]int64 // by the stage now running; see AddCount
+	side   map[any]any      // per-stage side data; see SetSide
+	// held are arrays the batch keeps alive for side data that points
+	// into them (staged tokens); released with the batch.
+	held   []arrow.Array
 	fields []arrow.Field
 	cols   []arrow.Array
 	alive  []bool
@@ -248,10 +252,27 @@ func (b *Batch) Record() arrow.RecordBatch {
 	return array.NewRecordBatch(arrow.NewSchema(b.fields, nil), b.cols, int64(b.Len()))
 }
 
+// SetSide keeps v with the batch for the stage owner (its key: a stage
+// value, so the same stage listed twice keeps two entries). Global stages
+// use it to hand per-row data from Process to the engine and from the
+// engine to Apply without Arrow columns.
+func (b *Batch) SetSide(owner, v any) {
+	if b.side == nil {
+		b.side = map[any]any{}
+	}
+	b.side[owner] = v
+}
+
+// Side returns what SetSide kept for owner, or nil.
+func (b *Batch) Side(owner any) any { return b.side[owner] }
+
 // Release frees the batch's Arrow memory.
 func (b *Batch) Release() {
 	for _, c := range b.cols {
 		c.Release()
 	}
-	b.cols, b.fields = nil, nil
+	for _, a := range b.held {
+		a.Release()
+	}
+	b.cols, b.fields, b.held, b.side = nil, nil, nil, nil
 }

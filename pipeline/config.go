@@ -16,7 +16,9 @@ type Config struct {
 	Input   InputConfig  `yaml:"input"`
 	Output  OutputConfig `yaml:"output"`
 	Workers int          `yaml:"workers" doc:"worker goroutines running the stage chain; 0 = one per CPU core"`
-	Stages  []StageSpec  `yaml:"stages" doc:"ordered stage list; each entry is a one-key map: stage name -> options"`
+	// MaxMemory changes how a run spends memory, never what it writes.
+	MaxMemory int64       `yaml:"max_memory" doc:"memory budget in bytes (0 = none): the Go heap's soft limit, and dedup stages spill sorted runs to .winnow/ to stay within their share of it"`
+	Stages    []StageSpec `yaml:"stages" doc:"ordered stage list; each entry is a one-key map: stage name -> options"`
 }
 
 // InputConfig says where documents come from and how to read them.
@@ -73,6 +75,7 @@ func Defaults() Config {
 			BatchBytes:  4 << 20,
 			BatchDocs:   8192,
 		},
+		MaxMemory: 2 << 30,
 		Output: OutputConfig{
 			Dir:           "out/",
 			KeepRejected:  true,
@@ -142,6 +145,9 @@ func (c *Config) Validate() error {
 	oneOf("output.compression", out.Compression, Compressions)
 	if out.ZstdLevel < 1 || out.ZstdLevel > 22 {
 		bad("output.zstd_level", "%d is out of range 1..22", out.ZstdLevel)
+	}
+	if c.MaxMemory != 0 && c.MaxMemory < 64<<20 {
+		bad("max_memory", "%d is below the minimum of %d (64 MiB); 0 means no limit", c.MaxMemory, 64<<20)
 	}
 	if c.Workers < 0 {
 		bad("workers", "%d must be 0 (one per core) or more", c.Workers)

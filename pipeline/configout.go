@@ -12,14 +12,14 @@ import (
 
 // ResolvedConfig renders the config with every default filled in, as written
 // to the run's config.yaml, and the sha256 that identifies what the output
-// depends on: the same YAML with the worker count and output directory
-// blanked, since neither changes a single byte of the shards.
+// depends on: the same YAML with the worker count, memory budget and output
+// directory blanked, since none of them changes a single byte of the shards.
 func ResolvedConfig(cfg Config, stageOpts []any) ([]byte, string, error) {
 	full, err := marshalConfig(cfg, stageOpts)
 	if err != nil {
 		return nil, "", err
 	}
-	cfg.Workers, cfg.Output.Dir = 0, ""
+	cfg.Workers, cfg.Output.Dir, cfg.MaxMemory = 0, "", 0
 	content, err := marshalConfig(cfg, stageOpts)
 	if err != nil {
 		return nil, "", err

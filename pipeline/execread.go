@@ -17,6 +17,9 @@ type rawBatch struct {
 	docs    []Doc
 	sources []string
 	bytes   int64
+	// staged is set instead of docs when a pass reads the rows its
+	// predecessor staged: they are already a batch.
+	staged *Batch
 }
 
 // readAll reads every input file in listing order, cutting the documents

@@ -13,14 +13,17 @@ import (
 
 // work turns raw batches into Arrow batches and runs the whole stage chain
 // on each, so a batch never changes goroutine mid-chain.
-func (r *run) work(ctx context.Context, in <-chan rawBatch, out chan<- *Batch, counters []stageCounter) error {
+func (r *run) work(ctx context.Context, steps []step, in <-chan rawBatch, out chan<- *Batch, counters []stageCounter) error {
 	// One OS thread per worker makes the thread's CPU clock the stage's.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	withMessages := r.cfg.Input.Record != "plain"
 	for raw := range in {
-		b := NewBatch(r.mem, raw.seq, raw.docs, raw.sources, withMessages)
-		if err := r.runStages(ctx, b, counters); err != nil {
+		b := raw.staged
+		if b == nil {
+			b = NewBatch(r.mem, raw.seq, raw.docs, raw.sources, withMessages)
+		}
+		if err := r.runSteps(ctx, steps, b, counters); err != nil {
 			b.Release()
 			return err
 		}
@@ -34,13 +37,15 @@ func (r *run) work(ctx context.Context, in <-chan rawBatch, out chan<- *Batch, c
 	return nil
 }
 
-func (r *run) runStages(ctx context.Context, b *Batch, counters []stageCounter) error {
+func (r *run) runSteps(ctx context.Context, steps []step, b *Batch, counters []stageCounter) error {
 	texts := b.Texts()
-	for i, st := range r.stages {
-		c := &counters[i]
+	for _, s := range steps {
+		st, c := s.stage, &counters[s.counter]
 		before := aliveRows(b)
-		docs, bytes := aliveCount(b, texts, before)
-		c.in.add(docs, bytes)
+		if s.countIn {
+			docs, bytes := aliveCount(b, texts, before)
+			c.in.add(docs, bytes)
+		}
 		t0, cpu0 := time.Now(), threadCPU()
 		if err := st.Process(ctx, b); err != nil {
 			return fmt.Errorf("stage %s: %w", st.Name(), err)
@@ -49,6 +54,9 @@ func (r *run) runStages(ctx context.Context, b *Batch, counters []stageCounter) 
 		c.cpuNs += threadCPU() - cpu0
 		c.addCounts(b.takeCounts())
 		texts = b.Texts() // a stage may have replaced the text column
+		if !s.countOut {
+			continue
+		}
 		for _, row := range before {
 			n := int64(texts.ValueLen(row))
 			if b.Alive(row) {
@@ -87,7 +95,7 @@ func aliveCount(b *Batch, texts *array.String, rows []int) (int64, int64) {
 // writeOrdered receives batches in any order and writes them in sequence
 // order, which makes the shards independent of the worker count. At most
 // about 2×workers batches wait here, bounded by the channels upstream.
-func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch) error {
+func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch, out passOutput) error {
 	pending := map[int64]*Batch{}
 	var next int64
 	defer func() {
@@ -103,7 +111,7 @@ func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch) error {
 				break
 			}
 			delete(pending, next)
-			err := r.writeBatch(ctx, b)
+			err := r.writeBatch(ctx, b, out)
 			b.Release()
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
@@ -114,9 +122,25 @@ func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch) error {
 	return ctx.Err()
 }
 
-func (r *run) writeBatch(ctx context.Context, b *Batch) error {
+// passOutput is where a pass's rows go: the final shards, or staged rows
+// plus a global stage's collector.
+type passOutput struct {
+	final   bool
+	staged  *stagedWriter
+	collect Collector
+}
+
+func (r *run) writeBatch(ctx context.Context, b *Batch, out passOutput) error {
 	rec := b.Record()
 	defer rec.Release()
+	if !out.final {
+		// Dropped rows are staged too: they go through the remaining
+		// stages as dead rows, so every rejected shard has one schema.
+		if err := out.collect.Add(b); err != nil {
+			return err
+		}
+		return out.staged.Write(b, rec)
+	}
 	texts := b.Texts()
 	var kept, rejected Count
 	for i := 0; i < b.Len(); i++ {
@@ -134,7 +158,7 @@ func (r *run) writeBatch(ctx context.Context, b *Batch) error {
 		return r.kept.Write(rec)
 	}
 	if kept.Docs > 0 {
-		if err := r.writeFiltered(ctx, r.kept, rec, b, true); err != nil {
+		if err := r.writeRows(ctx, r.kept, rec, b, true); err != nil {
 			return err
 		}
 	}
@@ -143,11 +167,22 @@ func (r *run) writeBatch(ctx context.Context, b *Batch) error {
 	}
 	withReasons := r.withDropColumns(b, rec)
 	defer withReasons.Release()
-	return r.writeFiltered(ctx, r.rejected, withReasons, b, false)
+	return r.writeRows(ctx, r.rejected, withReasons, b, false)
 }
 
-// writeFiltered writes the rows of rec whose aliveness in b equals alive.
-func (r *run) writeFiltered(ctx context.Context, w *ShardWriter, rec arrow.RecordBatch, b *Batch, alive bool) error {
+// writeRows writes the rows of rec whose aliveness in b equals alive.
+func (r *run) writeRows(ctx context.Context, w *ShardWriter, rec arrow.RecordBatch, b *Batch, alive bool) error {
+	rows, err := r.filterRows(ctx, rec, b, alive)
+	if err != nil {
+		return err
+	}
+	defer rows.Release()
+	return w.Write(rows)
+}
+
+// filterRows returns the rows of rec whose aliveness in b equals alive;
+// the caller releases the result.
+func (r *run) filterRows(ctx context.Context, rec arrow.RecordBatch, b *Batch, alive bool) (arrow.RecordBatch, error) {
 	mb := array.NewBooleanBuilder(r.mem)
 	defer mb.Release()
 	for i := 0; i < b.Len(); i++ {
@@ -157,29 +192,14 @@ func (r *run) writeFiltered(ctx context.Context, w *ShardWriter, rec arrow.Recor
 	defer mask.Release()
 	filtered, err := compute.FilterRecordBatch(ctx, rec, mask, compute.DefaultFilterOptions())
 	if err != nil {
-		return fmt.Errorf("filter batch: %w", err)
+		return nil, fmt.Errorf("filter batch: %w", err)
 	}
-	defer filtered.Release()
-	return w.Write(filtered)
+	return filtered, nil
 }
 
 // withDropColumns appends drop_stage and drop_reason (null for alive rows).
 func (r *run) withDropColumns(b *Batch, rec arrow.RecordBatch) arrow.RecordBatch {
-	stage := array.NewStringBuilder(r.mem)
-	reason := array.NewStringBuilder(r.mem)
-	defer stage.Release()
-	defer reason.Release()
-	for i := 0; i < b.Len(); i++ {
-		if b.Alive(i) {
-			stage.AppendNull()
-			reason.AppendNull()
-			continue
-		}
-		d := b.DropOf(i)
-		stage.Append(d.Stage)
-		reason.Append(d.Reason)
-	}
-	sa, ra := stage.NewArray(), reason.NewArray()
+	sa, ra := dropArrays(r.mem, b)
 	defer sa.Release()
 	defer ra.Release()
 	fields := append(append([]arrow.Field{}, rec.Schema().Fields()...),

@@ -42,6 +42,9 @@ func (r *run) finish() (*Result, error) {
 		return nil, fmt.Errorf("internal error: %d documents read but %d kept + %d rejected", st.Read.Docs.Docs, totals.Kept, totals.Rejected)
 	}
 
+	if err := os.RemoveAll(filepath.Join(r.dir, WorkDir)); err != nil {
+		return nil, fmt.Errorf("%w: remove work area: %w", ErrOutput, err)
+	}
 	m := &r.manifest
 	m.End, m.Totals = end.UTC(), totals
 	m.Outputs = append(m.Outputs, r.kept.Outputs...)

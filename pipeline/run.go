@@ -24,6 +24,10 @@ var (
 	ErrOutput = errors.New("output error")
 )
 
+// WorkDir is the run directory's work area (staged rows, spill files); it
+// is removed when a run succeeds.
+const WorkDir = ".winnow"
+
 // Progress is updated by a run while it goes; a display polls it.
 type Progress struct {
 	FilesTotal, BytesTotal atomic.Int64
@@ -146,7 +150,7 @@ func prepareOutputDir(dir string) error {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	ours := map[string]bool{ManifestFile: true, "stats.json": true, "config.yaml": true, "report.html": true,
-		"shards": true, "rejected": true, "quarantine": true, "index": true, ".winnow": true}
+		"shards": true, "rejected": true, "quarantine": true, "index": true, WorkDir: true}
 	for _, e := range entries {
 		if !ours[e.Name()] {
 			return fmt.Errorf("output directory %s holds %s, which is not part of a winnow run; choose an empty or new directory", dir, e.Name())
@@ -182,34 +186,9 @@ func (r *run) execute(ctx context.Context) error {
 	if r.cfg.Output.KeepRejected {
 		r.rejected = NewShardWriter(r.dir, "rejected", r.cfg.Output, meta)
 	}
-
-	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan rawBatch, r.workers)
-	done := make(chan *Batch, r.workers)
-	g.Go(func() error {
-		defer close(work)
-		return r.readAll(gctx, work)
-	})
-	perWorker := make([][]stageCounter, r.workers)
-	var wg errgroup.Group
-	for w := 0; w < r.workers; w++ {
-		perWorker[w] = make([]stageCounter, len(r.stages))
-		wg.Go(func() error { return r.work(gctx, work, done, perWorker[w]) })
-	}
-	g.Go(func() error {
-		err := wg.Wait()
-		close(done)
-		return err
-	})
-	g.Go(func() error { return r.writeOrdered(gctx, done) })
-	if err := g.Wait(); err != nil {
-		return err
-	}
 	r.counters = make([]stageCounter, len(r.stages))
-	for _, pw := range perWorker {
-		for i := range pw {
-			r.counters[i].merge(&pw[i])
-		}
+	if err := r.runPasses(ctx, splitPasses(r.stages)); err != nil {
+		return err
 	}
 	if err := r.kept.Close(); err != nil {
 		return fmt.Errorf("%w: %w", ErrOutput, err)
@@ -220,6 +199,97 @@ func (r *run) execute(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// runPasses runs the passes in order; each pass after the first reads the
+// rows its predecessor staged, with the decisions of the global stage that
+// ended it.
+func (r *run) runPasses(ctx context.Context, passes []pass) error {
+	var dec Decider
+	var staged string
+	prevGlobal := -1
+	defer func() {
+		if dec != nil {
+			dec.Close()
+		}
+	}()
+	for p, ps := range passes {
+		out := passOutput{final: p == len(passes)-1}
+		if !out.final {
+			dir := filepath.Join(r.dir, WorkDir, fmt.Sprintf("pass-%d", p+1))
+			gdir := filepath.Join(dir, ps.global.Name())
+			if err := os.MkdirAll(gdir, 0o755); err != nil {
+				return fmt.Errorf("%w: %w", ErrOutput, err)
+			}
+			out.staged = newStagedWriter(filepath.Join(dir, "staged.arrow"), r.mem)
+			coll, err := ps.global.NewCollector(GlobalEnv{WorkDir: gdir, RunDir: r.dir, MemoryBudget: r.cfg.MaxMemory, Logger: r.log})
+			if err != nil {
+				return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
+			}
+			out.collect = coll
+		}
+		r.log.Info("pass started", "pass", p+1, "of", len(passes))
+		read := func(ctx context.Context, work chan<- rawBatch) error {
+			if p == 0 {
+				return r.readAll(ctx, work)
+			}
+			return r.readStaged(ctx, staged, dec, work)
+		}
+		if err := r.runPass(ctx, ps, read, out); err != nil {
+			return err
+		}
+		if dec != nil {
+			r.counters[prevGlobal].addCounts(dec.Counts())
+			if err := dec.Close(); err != nil {
+				dec = nil
+				return fmt.Errorf("stage %s: %w", r.stages[prevGlobal].Name(), err)
+			}
+			dec = nil
+		}
+		if out.final {
+			return nil
+		}
+		if err := out.staged.Close(); err != nil {
+			return fmt.Errorf("%w: %w", ErrOutput, err)
+		}
+		var err error
+		if dec, err = out.collect.Resolve(ctx); err != nil {
+			return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
+		}
+		staged, prevGlobal = out.staged.path, ps.globalIdx
+	}
+	return nil
+}
+
+// runPass streams one pass: a reader goroutine, the workers running the
+// pass's steps, and the writer putting batches back in sequence order.
+func (r *run) runPass(ctx context.Context, ps pass, read func(context.Context, chan<- rawBatch) error, out passOutput) error {
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan rawBatch, r.workers)
+	done := make(chan *Batch, r.workers)
+	g.Go(func() error {
+		defer close(work)
+		return read(gctx, work)
+	})
+	perWorker := make([][]stageCounter, r.workers)
+	var wg errgroup.Group
+	for w := 0; w < r.workers; w++ {
+		perWorker[w] = make([]stageCounter, len(r.stages))
+		wg.Go(func() error { return r.work(gctx, ps.steps, work, done, perWorker[w]) })
+	}
+	g.Go(func() error {
+		err := wg.Wait()
+		close(done)
+		return err
+	})
+	g.Go(func() error { return r.writeOrdered(gctx, done, out) })
+	err := g.Wait()
+	for _, pw := range perWorker {
+		for i := range pw {
+			r.counters[i].merge(&pw[i])
+		}
+	}
+	return err
 }
 
 func (r *run) abort() {

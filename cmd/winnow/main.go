@@ -81,14 +81,14 @@ a live line on a terminal, a log line every 10 s otherwise.
 		},
 	}
 	addRunFlags(c, &f)
-	c.Flags().Int64Var(&f.MaxMemory, "max-memory", 2<<30, "soft limit of the heap in bytes; the collector works harder near it (0 = none)")
+	c.Flags().Int64Var(&f.MaxMemory, "max-memory", -1, "memory budget in bytes, overriding the config's max_memory (default 2 GiB): the heap's soft limit, and dedup spills to disk to stay within it (0 = none)")
 	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	return c
 }
 
 func validateCmd(code *int) *cobra.Command {
-	f := cli.RunFlags{}
+	f := cli.RunFlags{MaxMemory: -1}
 	c := &cobra.Command{
 		Use:   "validate -c pipeline.yaml",
 		Short: "Check a config strictly, as run would, without doing any work",

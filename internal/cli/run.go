@@ -42,7 +42,7 @@ type RunFlags struct {
 	Inputs     []string
 	Output     string
 	Workers    int // -1: from the config
-	// MaxMemory is the soft limit of the Go heap in bytes (0: no limit); see tuneGC.
+	// MaxMemory overrides the config's max_memory when ≥ 0 (0: no limit).
 	MaxMemory int64
 	LogFormat string
 	LogLevel  string
@@ -83,6 +83,9 @@ func LoadConfig(f RunFlags) (pipeline.Config, error) {
 	if f.Workers >= 0 {
 		cfg.Workers = f.Workers
 	}
+	if f.MaxMemory >= 0 {
+		cfg.MaxMemory = f.MaxMemory
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("after command-line overrides: %w", err)
 	}
@@ -102,7 +105,7 @@ func Run(ctx context.Context, f RunFlags, stderr *os.File) int {
 		fmt.Fprintln(stderr, "winnow: config:", err)
 		return ExitConfig
 	}
-	tuneGC(f.MaxMemory)
+	tuneGC(cfg.MaxMemory)
 	progress := &pipeline.Progress{}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
