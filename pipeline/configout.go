@@ -12,7 +12,7 @@ import (
 
 // ResolvedConfig renders the config with every default filled in, as written
 // to the run's config.yaml, and the sha256 that identifies what the output
-// depends on: the same YAML with the worker count, memory budget and output
+// depends on: the same YAML with the worker count, memory budgets and output
 // directory blanked, since none of them changes a single byte of the shards.
 func ResolvedConfig(cfg Config, stageOpts []any) ([]byte, string, error) {
 	full, err := marshalConfig(cfg, stageOpts)
@@ -20,11 +20,34 @@ func ResolvedConfig(cfg Config, stageOpts []any) ([]byte, string, error) {
 		return nil, "", err
 	}
 	cfg.Workers, cfg.Output.Dir, cfg.MaxMemory = 0, "", 0
-	content, err := marshalConfig(cfg, stageOpts)
+	hashed := make([]any, len(stageOpts))
+	for i, o := range stageOpts {
+		hashed[i] = withoutUnhashed(o)
+	}
+	content, err := marshalConfig(cfg, hashed)
 	if err != nil {
 		return nil, "", err
 	}
 	return full, sha256Hex(content), nil
+}
+
+// withoutUnhashed returns a copy of a stage's options (a pointer to a
+// struct) with the fields tagged `hash:"-"` zeroed: settings such as a
+// memory budget change how a stage runs, never what it writes.
+func withoutUnhashed(opts any) any {
+	v := reflect.ValueOf(opts)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return opts
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	t := cp.Elem().Type()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("hash") == "-" {
+			cp.Elem().Field(i).SetZero()
+		}
+	}
+	return cp.Interface()
 }
 
 func sha256Hex(b []byte) string {

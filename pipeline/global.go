@@ -33,8 +33,10 @@ type GlobalEnv struct {
 	// WorkDir is a fresh directory for the stage's side files; the engine
 	// removes it when the run succeeds.
 	WorkDir string
-	// RunDir is the run's output directory (for an index the stage keeps).
-	RunDir string
+	// IndexDir is where the stage writes the index a later run can
+	// deduplicate against: index/<stage name> in the run directory (with a
+	// suffix for a stage listed twice).
+	IndexDir string
 	// MemoryBudget is the run's max_memory in bytes (0: no limit); the
 	// collector spills to WorkDir to stay within its share of it.
 	MemoryBudget int64

@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"winnow/internal/testenv"
 )
 
 // textDedup is a test global stage: a row whose text equals an earlier
@@ -227,7 +229,7 @@ func TestGlobalStagePasses(t *testing.T) {
 	if tot.Kept != 97 || tot.Read != 6*300 || tot.Quarantined != 6*bad || tot.Rejected != 6*short+6*good-97 {
 		t.Errorf("totals = %+v; want 97 kept, %d short and %d duplicates rejected", tot, 6*short, 6*good-97)
 	}
-	kept := readRows(t, filepath.Join(outs[0], "shards"))
+	kept := testenv.ReadRows(t, filepath.Join(outs[0], "shards"))
 	seen := map[any]bool{}
 	for _, r := range kept {
 		if seen[r["text"]] || r["n_tokens"] == nil || r["dup_first"] == nil {
@@ -235,7 +237,7 @@ func TestGlobalStagePasses(t *testing.T) {
 		}
 		seen[r["text"]] = true
 	}
-	rej := readRows(t, filepath.Join(outs[0], "rejected"))
+	rej := testenv.ReadRows(t, filepath.Join(outs[0], "rejected"))
 	reasons := map[any]int64{}
 	for _, r := range rej {
 		reasons[r["drop_reason"]]++

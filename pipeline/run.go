@@ -222,7 +222,7 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
 			}
 			out.staged = newStagedWriter(filepath.Join(dir, "staged.arrow"), r.mem)
-			coll, err := ps.global.NewCollector(GlobalEnv{WorkDir: gdir, RunDir: r.dir, MemoryBudget: r.cfg.MaxMemory, Logger: r.log})
+			coll, err := ps.global.NewCollector(GlobalEnv{WorkDir: gdir, IndexDir: r.indexDir(ps.globalIdx), MemoryBudget: r.cfg.MaxMemory, Logger: r.log})
 			if err != nil {
 				return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
 			}
@@ -259,6 +259,21 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 		staged, prevGlobal = out.staged.path, ps.globalIdx
 	}
 	return nil
+}
+
+// indexDir is index/<name> for the stage at position i, or
+// index/<name>-<k> for its k-th appearance in the stage list.
+func (r *run) indexDir(i int) string {
+	name, k := r.stages[i].Name(), 1
+	for _, st := range r.stages[:i] {
+		if st.Name() == name {
+			k++
+		}
+	}
+	if k > 1 {
+		name = fmt.Sprintf("%s-%d", name, k)
+	}
+	return filepath.Join(r.dir, "index", name)
 }
 
 // runPass streams one pass: a reader goroutine, the workers running the

@@ -16,9 +16,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/cespare/xxhash/v2"
+
+	"winnow/internal/testenv"
 )
 
 // lineReader is a test FileReader: one document per line; a line "BAD …"
@@ -185,12 +185,12 @@ func TestRunTotalsAndContent(t *testing.T) {
 	if tot != want {
 		t.Errorf("totals = %+v, want %+v", tot, want)
 	}
-	if got := readRows(t, filepath.Join(out, "shards")); int64(len(got)) != tot.Kept {
+	if got := testenv.ReadRows(t, filepath.Join(out, "shards")); int64(len(got)) != tot.Kept {
 		t.Errorf("shards hold %d rows, manifest says %d", len(got), tot.Kept)
 	} else if got[0]["source"] != "part0/f00.txt" || got[0]["id"] != "doc-0-0" || got[0]["offset"] != int64(1) {
 		t.Errorf("first row = %v", got[0])
 	}
-	rej := readRows(t, filepath.Join(out, "rejected"))
+	rej := testenv.ReadRows(t, filepath.Join(out, "rejected"))
 	if int64(len(rej)) != tot.Rejected {
 		t.Fatalf("rejected shards hold %d rows, want %d", len(rej), tot.Rejected)
 	}
@@ -213,42 +213,6 @@ func TestRunTotalsAndContent(t *testing.T) {
 		}
 	}
 	assertNoTempFiles(t, out)
-}
-
-// readRows reads every shard in dir with arrow-go's Parquet reader.
-func readRows(t *testing.T, dir string) []map[string]any {
-	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
-	var rows []map[string]any
-	for _, p := range paths {
-		f, err := file.OpenParquetFile(p, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fr, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tbl, err := fr.ReadTable(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := array.NewTableReader(tbl, 1000)
-		for tr.Next() {
-			rec := tr.RecordBatch()
-			for i := 0; i < int(rec.NumRows()); i++ {
-				row := map[string]any{}
-				for c, fld := range rec.Schema().Fields() {
-					row[fld.Name] = rec.Column(c).GetOneForMarshal(i)
-				}
-				rows = append(rows, row)
-			}
-		}
-		tr.Release()
-		tbl.Release()
-		f.Close()
-	}
-	return rows
 }
 
 func readQuarantine(t *testing.T, out string) []map[string]any {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"winnow/dedup"
 	"winnow/filters"
 	"winnow/pipeline"
 	"winnow/stages"
@@ -32,6 +33,7 @@ func NewRegistry() *pipeline.Registry {
 	r := pipeline.NewRegistry()
 	stages.Register(r)
 	filters.Register(r)
+	dedup.Register(r)
 	return r
 }
 

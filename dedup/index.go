@@ -1,0 +1,309 @@
+package dedup
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"winnow/pipeline"
+)
+
+// An index keeps what a later run needs to deduplicate against this one:
+// per band a sorted run file of the kept documents' keys, the ids and, for
+// verification, the signatures of every document numbered in the index.
+// A run with `index:` links its documents to the earlier ones; the index it
+// writes covers both (its own documents first, then the earlier index's),
+// so each nightly run only needs the last run's index.
+//
+// Removed documents keep their slot in ids and sigs (their keys are left
+// out), which lets the files be copied without renumbering.
+
+// indexDocBit marks an earlier index's document among this run's ordinals:
+// such documents sort after every document of the run in a band group.
+const indexDocBit = 1 << 63
+
+const indexMeta = "index.json"
+
+type indexInfo struct {
+	Stage     string          `json:"stage"`
+	Version   string          `json:"winnow_version"`
+	Documents uint64          `json:"documents"`
+	Bands     int             `json:"bands"`
+	SigValues int             `json:"signature_values"`
+	Params    json.RawMessage `json:"params"`
+}
+
+// priorIndex is an earlier run's index opened for reading.
+type priorIndex struct {
+	dir  string
+	info indexInfo
+	ids  *StringsReader
+	sigs *FixedReader
+}
+
+// openIndex opens dir and checks it was built with the same hashing as
+// core: keys of other parameters would never match, silently.
+func openIndex(dir string, core *clusterCore) (*priorIndex, error) {
+	data, err := os.ReadFile(filepath.Join(dir, indexMeta))
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w (give the index/<stage> directory of an earlier run)", dir, err)
+	}
+	p := &priorIndex{dir: dir}
+	if err := json.Unmarshal(data, &p.info); err != nil {
+		return nil, fmt.Errorf("index %s: %s: %w", dir, indexMeta, err)
+	}
+	want, _ := json.Marshal(core.params)
+	var got bytes.Buffer
+	json.Compact(&got, p.info.Params)
+	if p.info.Stage != core.name || p.info.Bands != core.bands || p.info.SigValues != core.k || !bytes.Equal(got.Bytes(), want) {
+		return nil, fmt.Errorf("index %s was built by %s with %s (signature values %d); this stage is %s with %s (%d): their keys cannot match",
+			dir, p.info.Stage, got.Bytes(), p.info.SigValues, core.name, want, core.k)
+	}
+	if p.ids, err = OpenStrings(filepath.Join(dir, "ids")); err != nil {
+		return nil, err
+	}
+	if core.k > 0 {
+		if p.sigs, err = OpenFixed(filepath.Join(dir, "sigs.fx")); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *priorIndex) close() {
+	if p == nil {
+		return
+	}
+	if p.ids != nil {
+		p.ids.Close()
+	}
+	if p.sigs != nil {
+		p.sigs.Close()
+	}
+}
+
+func (p *priorIndex) bandPath(band int) string {
+	return filepath.Join(p.dir, fmt.Sprintf("band-%03d.kd", band))
+}
+
+// withIndex merges a band's run files with the earlier index's band file,
+// whose documents get indexDocBit: the order stays (Key, Doc).
+type withIndex struct {
+	run, idx     *RunMerger
+	a, b         KeyDoc
+	haveA, haveB bool
+}
+
+func openBand(paths []string, prior *priorIndex, band int) (*withIndex, error) {
+	w := &withIndex{}
+	var err error
+	if w.run, err = MergeRuns(paths); err != nil {
+		return nil, fmt.Errorf("band %d: %w", band, err)
+	}
+	if prior != nil {
+		if w.idx, err = MergeRuns([]string{prior.bandPath(band)}); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("band %d of index: %w", band, err)
+		}
+	}
+	if err := w.pullA(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := w.pullB(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *withIndex) pullA() (err error) {
+	w.a, w.haveA, err = w.run.Next()
+	return err
+}
+
+func (w *withIndex) pullB() (err error) {
+	if w.idx == nil {
+		return nil
+	}
+	w.b, w.haveB, err = w.idx.Next()
+	w.b.Doc |= indexDocBit
+	return err
+}
+
+// Next yields the smaller of the two heads.
+func (w *withIndex) Next() (KeyDoc, bool, error) {
+	switch {
+	case w.haveA && (!w.haveB || compareKeyDoc(w.a, w.b) <= 0):
+		r := w.a
+		return r, true, w.pullA()
+	case w.haveB:
+		r := w.b
+		return r, true, w.pullB()
+	}
+	return KeyDoc{}, false, nil
+}
+
+func (w *withIndex) Close() error {
+	if w.idx != nil {
+		w.idx.Close()
+	}
+	if w.run != nil {
+		return w.run.Close()
+	}
+	return nil
+}
+
+// writeIndex writes the index of this run into dst: this run's documents
+// (ordinals 0..n-1) then the earlier index's (n..), keys of kept ones only.
+func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *priorIndex, removed []uint64) error {
+	tmp := dst + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	n := col.n
+	if err := copyStrings(filepath.Join(tmp, "ids"), filepath.Join(col.env.WorkDir, "ids"), prior); err != nil {
+		return err
+	}
+	if col.core.k > 0 {
+		if err := copyFixed(filepath.Join(tmp, "sigs.fx"), filepath.Join(col.env.WorkDir, "sigs.fx"), prior); err != nil {
+			return err
+		}
+	}
+	for band := range col.core.bands {
+		if err := col.writeIndexBand(filepath.Join(tmp, fmt.Sprintf("band-%03d.kd", band)), runs[band], prior, band, removed); err != nil {
+			return err
+		}
+	}
+	info := indexInfo{Stage: col.core.name, Version: pipeline.Version, Documents: n, Bands: col.core.bands, SigValues: col.core.k}
+	if prior != nil {
+		info.Documents += prior.info.Documents
+	}
+	info.Params, _ = json.Marshal(col.core.params)
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, indexMeta), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	os.RemoveAll(dst)
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	return nil
+}
+
+func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *priorIndex, band int, removed []uint64) error {
+	src, err := openBand(runs, prior, band)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	count := col.keyed - uint64(len(removed))
+	if prior != nil {
+		r, err := openRun(prior.bandPath(band))
+		if err != nil {
+			return err
+		}
+		count += r.count
+		r.close()
+	}
+	w, err := createRun(path, count, nil)
+	if err != nil {
+		return err
+	}
+	for {
+		rec, ok, err := src.Next()
+		if err != nil {
+			w.abort()
+			return err
+		}
+		if !ok {
+			return w.commit()
+		}
+		if rec.Doc&indexDocBit != 0 {
+			rec.Doc = col.n + rec.Doc&^indexDocBit
+		} else if _, gone := slices.BinarySearch(removed, rec.Doc); gone {
+			continue
+		}
+		if err := w.write(rec); err != nil {
+			w.abort()
+			return err
+		}
+	}
+}
+
+func copyStrings(dst, src string, prior *priorIndex) error {
+	r, err := OpenStrings(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := CreateStrings(dst)
+	if err != nil {
+		return err
+	}
+	for _, from := range []*StringsReader{r, priorIDs(prior)} {
+		if from == nil {
+			continue
+		}
+		for i := range from.Count() {
+			s, err := from.Get(i)
+			if err == nil {
+				err = w.Append(s)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return w.Close()
+}
+
+func priorIDs(p *priorIndex) *StringsReader {
+	if p == nil {
+		return nil
+	}
+	return p.ids
+}
+
+func copyFixed(dst, src string, prior *priorIndex) error {
+	r, err := OpenFixed(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := CreateFixed(dst, r.Size())
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, r.Size())
+	for _, from := range []*FixedReader{r, priorSigs(prior)} {
+		if from == nil {
+			continue
+		}
+		for i := range from.Count() {
+			err := from.Read(i, buf)
+			if err == nil {
+				err = w.Append(buf)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return w.Close()
+}
+
+func priorSigs(p *priorIndex) *FixedReader {
+	if p == nil {
+		return nil
+	}
+	return p.sigs
+}
