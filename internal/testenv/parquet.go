@@ -47,4 +47,3 @@ func ReadRows(t *testing.T, dir string) []map[string]any {
 	}
 	return rows
 }
-
