@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"winnow/pipeline"
 )
@@ -175,8 +174,14 @@ func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *prio
 			return err
 		}
 	}
+	// One bit per document: the band records come in key order, so
+	// removal is looked up at random for each of them.
+	gone := make([]uint64, (n+63)/64)
+	for _, ord := range removed {
+		gone[ord/64] |= 1 << (ord % 64)
+	}
 	for band := range col.core.bands {
-		if err := col.writeIndexBand(filepath.Join(tmp, fmt.Sprintf("band-%03d.kd", band)), runs[band], prior, band, removed); err != nil {
+		if err := col.writeIndexBand(filepath.Join(tmp, fmt.Sprintf("band-%03d.kd", band)), runs[band], prior, band, gone, uint64(len(removed))); err != nil {
 			return err
 		}
 	}
@@ -199,13 +204,13 @@ func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *prio
 	return nil
 }
 
-func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *priorIndex, band int, removed []uint64) error {
+func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *priorIndex, band int, gone []uint64, removed uint64) error {
 	src, err := openBand(runs, prior, band)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	count := col.keyed - uint64(len(removed))
+	count := col.keyed - removed
 	if prior != nil {
 		r, err := openRun(prior.bandPath(band))
 		if err != nil {
@@ -229,7 +234,7 @@ func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *p
 		}
 		if rec.Doc&indexDocBit != 0 {
 			rec.Doc = col.n + rec.Doc&^indexDocBit
-		} else if _, gone := slices.BinarySearch(removed, rec.Doc); gone {
+		} else if gone[rec.Doc/64]&(1<<(rec.Doc%64)) != 0 {
 			continue
 		}
 		if err := w.write(rec); err != nil {
@@ -253,14 +258,8 @@ func copyStrings(dst, src string, prior *priorIndex) error {
 		if from == nil {
 			continue
 		}
-		for i := range from.Count() {
-			s, err := from.Get(i)
-			if err == nil {
-				err = w.Append(s)
-			}
-			if err != nil {
-				return err
-			}
+		if err := from.Each(func(_ uint64, s string) error { return w.Append(s) }); err != nil {
+			return err
 		}
 	}
 	return w.Close()
@@ -283,19 +282,12 @@ func copyFixed(dst, src string, prior *priorIndex) error {
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, r.Size())
 	for _, from := range []*FixedReader{r, priorSigs(prior)} {
 		if from == nil {
 			continue
 		}
-		for i := range from.Count() {
-			err := from.Read(i, buf)
-			if err == nil {
-				err = w.Append(buf)
-			}
-			if err != nil {
-				return err
-			}
+		if err := from.Each(func(_ uint64, rec []byte) error { return w.Append(rec) }); err != nil {
+			return err
 		}
 	}
 	return w.Close()

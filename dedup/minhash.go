@@ -82,6 +82,7 @@ type MinHasher struct {
 	ophSeed  uint64   // XORed into every shingle hash before finalising
 	densSeed uint64   // seeds the densification probe sequences
 	perm     []mhPerm // "perm" only
+	probes   []uint16 // "oph" only: probe t of bin i at i*mhProbes+t-1
 }
 
 // mhPerm is one permutation x ↦ (a·x + b) mod mhPrime.
@@ -98,7 +99,14 @@ func NewMinHasher(p MinHashParams) (*MinHasher, error) {
 	state := p.Seed
 	m.ophSeed = mhSplitmix(&state)
 	m.densSeed = mhSplitmix(&state)
-	if !m.oph {
+	if m.oph {
+		m.probes = make([]uint16, m.k*mhProbes)
+		for i := range m.k {
+			for t := range mhProbes {
+				m.probes[i*mhProbes+t] = uint16(m.probe(uint64(i), uint64(t+1)))
+			}
+		}
+	} else {
 		m.perm = make([]mhPerm, m.k)
 		for i := range m.perm {
 			m.perm[i].a = 1 + mhSplitmix(&state)%(mhPrime-1)
@@ -193,14 +201,32 @@ func (m *MinHasher) densify(sig []uint32, filled *[mhMaxK / 64]uint64) {
 		if filled[i>>6]&(1<<(i&63)) != 0 {
 			continue
 		}
-		for t := uint64(1); ; t++ {
-			j, _ := bits.Mul64(mhFmix(m.densSeed^(i<<32|t)), k)
-			if filled[j>>6]&(1<<(j&63)) != 0 {
-				sig[i] = sig[j]
-				break
-			}
+		j, ok := m.firstProbe(i, filled)
+		for t := uint64(mhProbes + 1); !ok; t++ {
+			j = m.probe(i, t)
+			ok = filled[j>>6]&(1<<(j&63)) != 0
+		}
+		sig[i] = sig[j]
+	}
+}
+
+// mhProbes is how many probes per bin NewMinHasher precomputes: a short
+// document fills few bins, and recomputing the probe mix for each of its
+// many empty bins was most of its signing time.
+const mhProbes = 16
+
+func (m *MinHasher) probe(i, t uint64) uint64 {
+	j, _ := bits.Mul64(mhFmix(m.densSeed^(i<<32|t)), uint64(m.k))
+	return j
+}
+
+func (m *MinHasher) firstProbe(i uint64, filled *[mhMaxK / 64]uint64) (uint64, bool) {
+	for _, j := range m.probes[i*mhProbes : (i+1)*mhProbes] {
+		if filled[j>>6]&(1<<(j&63)) != 0 {
+			return uint64(j), true
 		}
 	}
+	return 0, false
 }
 
 func (m *MinHasher) signPerm(s *mhShingles, sig []uint32) int {

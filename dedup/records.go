@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // A fixed-record file is a 16-byte header (magic, uint32 version, uint32
@@ -205,6 +206,22 @@ func (r *FixedReader) Read(i uint64, dst []byte) error {
 	return r.readRecords(i, 1, dst)
 }
 
+// Each calls fn with every record in order, reading the file sequentially
+// (one buffered stream instead of a pread per record). rec is reused.
+func (r *FixedReader) Each(fn func(i uint64, rec []byte) error) error {
+	br := bufio.NewReaderSize(io.NewSectionReader(r.f, fixedHeaderSize, int64(r.count)*int64(r.size)), 1<<16)
+	rec := make([]byte, r.size)
+	for i := range r.count {
+		if _, err := io.ReadFull(br, rec); err != nil {
+			return fmt.Errorf("read %s record %d: %w", r.path, i, err)
+		}
+		if err := fn(i, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readRecords reads n consecutive records starting at i into dst in one
 // pread.
 func (r *FixedReader) readRecords(i, n uint64, dst []byte) error {
@@ -333,6 +350,29 @@ func (r *StringsReader) open() error {
 
 // Count returns the number of strings.
 func (r *StringsReader) Count() uint64 { return r.idx.Count() - 1 }
+
+// Each calls fn with every string in order, reading both files
+// sequentially.
+func (r *StringsReader) Each(fn func(i uint64, s string) error) error {
+	data := bufio.NewReaderSize(io.NewSectionReader(r.data, stringsHeaderSize, int64(r.dataLen)), 1<<16)
+	var prev uint64
+	var buf []byte
+	return r.idx.Each(func(i uint64, rec []byte) error {
+		end := binary.LittleEndian.Uint64(rec)
+		if i == 0 {
+			return nil // offset 0
+		}
+		if end < prev || end > r.dataLen {
+			return fmt.Errorf("read %s string %d: %w: span [%d, %d) outside %d data bytes", r.path, i-1, ErrCorruptFile, prev, end, r.dataLen)
+		}
+		buf = slices.Grow(buf[:0], int(end-prev))[:end-prev]
+		if _, err := io.ReadFull(data, buf); err != nil {
+			return fmt.Errorf("read %s string %d: %w", r.path, i-1, err)
+		}
+		prev = end
+		return fn(i-1, string(buf))
+	})
+}
 
 // Get returns string i.
 func (r *StringsReader) Get(i uint64) (string, error) {

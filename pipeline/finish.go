@@ -91,5 +91,8 @@ func processUsage() (float64, int64) {
 		return 0, 0
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	if rss, ok := peakRSS(); ok {
+		return cpu, rss
+	}
 	return cpu, ru.Maxrss * 1024 // Linux reports kilobytes
 }

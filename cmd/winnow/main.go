@@ -84,6 +84,7 @@ a live line on a terminal, a log line every 10 s otherwise.
 	c.Flags().Int64Var(&f.MaxMemory, "max-memory", -1, "memory budget in bytes, overriding the config's max_memory (default 2 GiB): the heap's soft limit, and dedup spills to disk to stay within it (0 = none)")
 	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	c.Flags().StringVar(&f.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof)")
 	return c
 }
 

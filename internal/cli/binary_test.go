@@ -21,14 +21,8 @@ func TestBinaryWithoutModuleCache(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	root := testenv.RepoRoot(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "winnow")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/winnow")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, tmp)
 	if modCache, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
 		data, err := os.ReadFile(bin)
 		if mc := bytes.TrimSpace(modCache); err != nil || len(mc) > 0 && bytes.Contains(data, mc) {
@@ -69,4 +63,16 @@ func TestBinaryWithoutModuleCache(t *testing.T) {
 	if sb.String() != want {
 		t.Errorf("got  %s\nwant %s", sb.String(), want)
 	}
+}
+
+// buildBinary builds bin/winnow as `make build` does, into dir.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "winnow")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/winnow")
+	build.Dir = testenv.RepoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }

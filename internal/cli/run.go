@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"golang.org/x/term"
 
@@ -48,6 +49,8 @@ type RunFlags struct {
 	MaxMemory int64
 	LogFormat string
 	LogLevel  string
+	// CPUProfile names a file for a pprof CPU profile of the run ("": none).
+	CPUProfile string
 }
 
 // NewLogger builds the slog logger for --log-format and --log-level.
@@ -108,6 +111,14 @@ func Run(ctx context.Context, f RunFlags, stderr *os.File) int {
 		return ExitConfig
 	}
 	tuneGC(cfg.MaxMemory)
+	if f.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(f.CPUProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "winnow:", err)
+			return ExitIO
+		}
+		defer stopProfile()
+	}
 	progress := &pipeline.Progress{}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -130,6 +141,18 @@ func Run(ctx context.Context, f RunFlags, stderr *os.File) int {
 		return ExitQuarantined
 	}
 	return ExitOK
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // tuneGC trades memory for CPU: the pipeline's live heap is bounded by the
