@@ -17,7 +17,7 @@ demo: build
 test: vet
 	$(GO) test -race -count=1 ./...
 	# Accuracy tests over thousands of labelled sentences skip under -race (too slow there): run them plain.
-	$(GO) test -count=1 -run 'Accuracy' ./stages/
+	$(GO) test -count=1 -run 'Accuracy' ./stages/ ./dedup/
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-short:
@@ -30,15 +30,18 @@ vet:
 # Minimizing a new input is capped by count: a minimization still running
 # when -fuzztime ends failed a CI run with "context deadline exceeded".
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./stages/ | grep '^Fuzz'); do \
-		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./stages/ || exit 1; \
+	@for p in ./stages/ ./dedup/; do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "fuzz $$p $$t for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x $$p || exit 1; \
+		done; \
 	done
 
 # Read -> write throughput (MB/s per core; see BENCHMARKS.md).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=10x -count=3 ./internal/cli/ ./pipeline/
 	$(GO) test -run='^$$' -bench=. -benchtime=20x -cpu=1 ./stages/
+	$(GO) test -run='^$$' -bench=. -cpu=1 ./dedup/
 	tools/bench/rss.sh
 
 clean:

@@ -57,6 +57,11 @@ func benchCorpus(b *testing.B, name string) (string, int64) {
 	case "zh-sft-jsonl":
 		dir = filepath.Join(testenv.SharedCorpora(b), "zh-sft", "sharegpt")
 	}
+	return benchDir(dir)
+}
+
+// benchDir returns dir and the bytes of its corpus files.
+func benchDir(dir string) (string, int64) {
 	var total int64
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Ext(p) != ".tsv" && d.Name() != "SOURCES.md" {
@@ -67,4 +72,46 @@ func benchCorpus(b *testing.B, name string) (string, int64) {
 		return nil
 	})
 	return dir, total
+}
+
+// BenchmarkDedup is the whole dedup end to end on zh-laws + zh-prose
+// (849 documents, 14.5 MB): reading, staging, signatures, the band merge,
+// clustering and the final pass, with every core. ns/op is the run's wall
+// time; peak RSS is the process's (so the largest of the iterations).
+func BenchmarkDedup(b *testing.B) {
+	tuneGC(2 << 30) // as `winnow run` does with the default max_memory
+	corpora := testenv.SharedCorpora(b)
+	for _, bc := range []struct{ name, stages string }{
+		{"minhash", "  - minhash_dedup: {}\n"},
+		{"normalize+exact+minhash", "  - normalize: {}\n  - exact_dedup: {}\n  - minhash_dedup: {}\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			yml := filepath.Join(b.TempDir(), "p.yaml")
+			os.WriteFile(yml, []byte("input:\n  exclude: ['*.tsv', SOURCES.md, README.md]\nstages:\n"+bc.stages), 0o644)
+			cfg, err := pipeline.LoadConfig(yml)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var bytes int64
+			cfg.Input.Paths = nil
+			for _, sub := range []string{"zh-laws", "zh-prose"} {
+				dir, n := benchDir(filepath.Join(corpora, sub))
+				cfg.Input.Paths = append(cfg.Input.Paths, dir)
+				bytes += n
+			}
+			b.SetBytes(bytes)
+			b.ResetTimer()
+			cpu0 := testenv.ProcessCPU()
+			for i := 0; i < b.N; i++ {
+				cfg.Output.Dir = filepath.Join(b.TempDir(), "out")
+				res, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(res.Stats.Rejected.Docs), "removed")
+				b.ReportMetric(float64(res.Stats.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
+			}
+			testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu0)
+		})
+	}
 }
