@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -140,7 +141,9 @@ func (col *clusterCollector) Add(b *pipeline.Batch) error {
 		if weight != nil && weight.IsValid(i) {
 			w = weight.Value(i)
 		}
-		binary.LittleEndian.PutUint64(col.rec[0:], uint64(texts.ValueLen(i)))
+		// keep: longest compares characters, not bytes: 你好，世界 is not
+		// longer than 你好, 世界 for being full-width.
+		binary.LittleEndian.PutUint64(col.rec[0:], uint64(utf8.RuneCountInString(texts.Value(i))))
 		binary.LittleEndian.PutUint64(col.rec[8:], math.Float64bits(q))
 		binary.LittleEndian.PutUint64(col.rec[16:], uint64(w))
 		if err := col.meta.Append(col.rec[:]); err != nil {
@@ -234,6 +237,8 @@ type resolver struct {
 	log        *slog.Logger
 	a, b       []byte
 	sa, sb     []uint32
+	aDoc       uint64 // the document whose signature a holds, when aOK
+	aOK        bool
 }
 
 func (r *resolver) open(dir string) error {
@@ -329,13 +334,19 @@ func (r *resolver) linkGroup(uf *UnionFind, docs []uint64) error {
 }
 
 func (r *resolver) similar(a, b uint64) (bool, error) {
-	if err := r.readSig(a, r.a); err != nil {
-		return false, err
+	// a is mostly a group's first member, compared with each of the
+	// others: its signature is read once.
+	if !r.aOK || r.aDoc != a {
+		r.aOK = false
+		if err := r.readSig(a, r.a); err != nil {
+			return false, err
+		}
+		Uint32s(r.a, r.sa)
+		r.aDoc, r.aOK = a, true
 	}
 	if err := r.readSig(b, r.b); err != nil {
 		return false, err
 	}
-	Uint32s(r.a, r.sa)
 	Uint32s(r.b, r.sb)
 	return Similarity(r.sa, r.sb) >= r.core.verify, nil
 }

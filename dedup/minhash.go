@@ -34,6 +34,11 @@ type MinHashParams struct {
 	// U−nEff+1 shingles, so J ≥ (U−2·nEff+1)/(U+1) ≈ 0.75 and a one-character
 	// edit of a short quote still reads as a near-duplicate.
 	N int
+	// MinN is the smallest shingle a short document gets (0 means 1). With
+	// 1, a text of under 15 units is compared as a set of characters, which
+	// catches edited one-line quotes but also calls "20 英寸转厘米" and
+	// "28 厘米转英寸" the same; 2 or 3 keeps short prompts apart.
+	MinN int
 	// Bands and Rows: LSH banding; the signature length is K = Bands*Rows.
 	Bands, Rows int
 	Seed        uint64
@@ -124,6 +129,8 @@ func (p MinHashParams) validate() error {
 		return fmt.Errorf("dedup: MinHashParams.Unit %q: want \"auto\", \"char\" or \"word\"", p.Unit)
 	case p.N < 1 || p.N > mhMaxN:
 		return fmt.Errorf("dedup: MinHashParams.N = %d: want 1..%d", p.N, mhMaxN)
+	case p.MinN < 0 || p.MinN > p.N:
+		return fmt.Errorf("dedup: MinHashParams.MinN = %d: want 0..N (%d)", p.MinN, p.N)
 	case p.Bands < 1 || p.Bands > mhMaxBands:
 		return fmt.Errorf("dedup: MinHashParams.Bands = %d: want 1..%d", p.Bands, mhMaxBands)
 	case p.Rows < 1 || p.Rows > mhMaxRows:
@@ -154,7 +161,7 @@ func (m *MinHasher) Sign(text string, tokens []string, sig []uint32) int {
 		panic(fmt.Sprintf("dedup: Sign: len(sig) = %d, want K = %d", len(sig), m.k))
 	}
 	var s mhShingles
-	if u, _ := s.start(m.p.Unit, m.p.N, text, tokens); u == 0 {
+	if u, _ := s.start(m.p.Unit, m.p.N, m.p.MinN, text, tokens); u == 0 {
 		return 0
 	}
 	if m.oph {
@@ -305,7 +312,7 @@ func Similarity(a, b []uint32) float64 {
 // same ones Sign uses (for ground truth and tests; it allocates).
 func (m *MinHasher) Shingles(text string, tokens []string) []uint64 {
 	var s mhShingles
-	if u, _ := s.start(m.p.Unit, m.p.N, text, tokens); u == 0 {
+	if u, _ := s.start(m.p.Unit, m.p.N, m.p.MinN, text, tokens); u == 0 {
 		return nil
 	}
 	var out []uint64

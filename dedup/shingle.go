@@ -321,7 +321,7 @@ type mhShingles struct {
 
 // start prepares the stream and returns the number of units U, counted up
 // to stopAt (enough to fix nEff), and nEff; U == 0 means no shingles.
-func (s *mhShingles) start(unit string, n int, text string, tokens []string) (int, int) {
+func (s *mhShingles) start(unit string, n, minN int, text string, tokens []string) (int, int) {
 	mode := mhResolveUnit(unit, text, tokens)
 	s.units.reset(mode, text, tokens)
 	stopAt := 8*n - 1 // from here on nEff = n
@@ -335,7 +335,8 @@ func (s *mhShingles) start(unit string, n int, text string, tokens []string) (in
 	if u == 0 {
 		return 0, 0
 	}
-	nEff := min(max((u+1)/8, 1), n)
+	// Never more than u, or a short document would have no shingle at all.
+	nEff := min(max((u+1)/8, minN, 1), n, u)
 	s.units.reset(mode, text, tokens)
 	s.win.reset(nEff, mode != mhChar)
 	return u, nEff

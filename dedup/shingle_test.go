@@ -112,7 +112,7 @@ func TestMinHashNEff(t *testing.T) {
 		{1000, 5, 5}, {100, 3, 3}, {100, 32, 12},
 	} {
 		var s mhShingles
-		u, nEff := s.start("char", c.n, strings.Repeat("字", c.units), nil)
+		u, nEff := s.start("char", c.n, 0, strings.Repeat("字", c.units), nil)
 		if nEff != c.want || u < min(c.units, 8*c.n-1) {
 			t.Errorf("U=%d N=%d: nEff = %d (U counted %d), want %d", c.units, c.n, nEff, u, c.want)
 		}

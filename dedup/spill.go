@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"slices"
 )
 
@@ -207,8 +209,13 @@ func (s *BandSpiller) makeRoom(band int) ([]KeyDoc, error) {
 }
 
 func (s *BandSpiller) spill(band int) error {
+	sortKeyDocs(s.bufs[band], 56)
+	return s.write(band)
+}
+
+// write writes band's sorted buffer as its next run file.
+func (s *BandSpiller) write(band int) error {
 	b := s.bufs[band]
-	sortKeyDocs(b, 56)
 	bandDir := filepath.Join(s.dir, fmt.Sprintf("band-%03d", band))
 	if len(s.runs[band]) == 0 {
 		if err := os.MkdirAll(bandDir, 0o755); err != nil {
@@ -235,11 +242,27 @@ func (s *BandSpiller) Finish() ([][]string, error) {
 	if s.done {
 		return nil, errors.New("band spiller: Finish called twice")
 	}
+	// The last buffers of all bands are sorted at once, one band per core:
+	// sorting is most of Finish, and the bands are independent.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for band := range next {
+				sortKeyDocs(s.bufs[band], 56)
+			}
+		})
+	}
+	for band := range s.bufs {
+		next <- band
+	}
+	close(next)
+	wg.Wait()
 	for band, b := range s.bufs {
 		if len(b) == 0 {
 			continue
 		}
-		if err := s.spill(band); err != nil {
+		if err := s.write(band); err != nil {
 			return nil, err
 		}
 	}

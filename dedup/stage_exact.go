@@ -40,8 +40,9 @@ var ExactInfo = pipeline.StageInfo{
 }
 
 type exactStage struct {
-	core *clusterCore
-	opts ExactOptions
+	core  *clusterCore
+	opts  ExactOptions
+	where string
 }
 
 func newExactStage(o *ExactOptions, where string) (*exactStage, error) {
@@ -59,10 +60,18 @@ func newExactStage(o *ExactOptions, where string) (*exactStage, error) {
 		Lowercase, StripPunct, StripSpace, Digits bool
 	}{o.Field, o.Lowercase, o.StripPunct, o.StripSpace, o.Digits}
 	core := &clusterCore{name: exactName, reason: "exact_duplicate", bands: 1, keep: o.Keep, memory: o.Memory, params: hashed, index: o.Index}
-	return &exactStage{core: core, opts: *o}, nil
+	return &exactStage{core: core, opts: *o, where: where}, nil
 }
 
 func (s *exactStage) Name() string { return s.core.name }
+
+// CheckInput refuses the message fields on plain records before any work.
+func (s *exactStage) CheckInput(in pipeline.InputConfig) error {
+	if (s.opts.Field == "first_user" || s.opts.Field == "last_assistant") && in.Record == "plain" {
+		return fmt.Errorf("%s: field: %s needs instruction data (input.record alpaca, sharegpt or openai); input.record is plain", s.where, s.opts.Field)
+	}
+	return nil
+}
 
 // Process hashes the chosen field of every alive row. A row whose field is
 // empty after normalisation has no key and is never a duplicate.

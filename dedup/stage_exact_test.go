@@ -371,15 +371,17 @@ func TestExactFieldInstruction(t *testing.T) {
 	}
 }
 
-// A field the batch does not have fails the run with an error that names it.
+// A field the input cannot have is a config error before any work; a
+// column the batch lacks fails the run with an error that names it.
 func TestExactFieldConfigErr(t *testing.T) {
 	in := xdWriteJSONL(t, xdDocs("一", "二"))
 	for _, c := range []struct {
 		field string
 		want  []string
 	}{
-		{"first_user", []string{"field first_user", "instruction data", "alpaca"}},
-		{"last_assistant", []string{"field last_assistant", "instruction data"}},
+		// Known before any work: a config error naming the stage's line.
+		{"first_user", []string{"config error", "stages[0].exact_dedup: field: first_user", "instruction data", "alpaca"}},
+		{"last_assistant", []string{"config error", "field: last_assistant", "instruction data"}},
 		{"title", []string{"field title", "no string column", "columns: id, text"}},
 		{"offset", []string{"field offset", "no string column"}}, // an int64 column
 	} {
@@ -447,9 +449,9 @@ func TestExactConfigErr(t *testing.T) {
 		{"threshold 1.5", "  - minhash_dedup: {threshold: 1.5}\n", []string{"threshold: 1.5 is out of range (0, 1]"}},
 		{"threshold negative", "  - minhash_dedup: {threshold: -0.2}\n", []string{"threshold: -0.2"}},
 		{"threshold 1", "  - minhash_dedup: {threshold: 1}\n", nil},
-		{"bands 0", "  - minhash_dedup: {bands: 0}\n", []string{"stages[0].minhash_dedup", "Bands = 0"}},
-		{"rows 0", "  - minhash_dedup: {rows: 0}\n", []string{"Rows = 0"}},
-		{"bands too many", "  - minhash_dedup: {bands: 2000, rows: 1}\n", []string{"Bands = 2000"}},
+		{"bands 0", "  - minhash_dedup: {bands: 0}\n", []string{"stages[0].minhash_dedup", "bands = 0"}},
+		{"rows 0", "  - minhash_dedup: {rows: 0}\n", []string{"rows = 0"}},
+		{"bands too many", "  - minhash_dedup: {bands: 2000, rows: 1}\n", []string{"bands = 2000"}},
 		{"exact field empty", "  - exact_dedup: {field: \"\"}\n", []string{"field: empty"}},
 		{"exact unknown option", "  - exact_dedup: {lowercas: true}\n", []string{"lowercas"}},
 		{"second stage named", "  - exact_dedup: {}\n  - minhash_dedup: {threshold: 2}\n", []string{"stages[1].minhash_dedup", "threshold: 2 "}},

@@ -14,7 +14,8 @@ type MinHashOptions struct {
 	Threshold float64 `yaml:"threshold" doc:"estimated Jaccard similarity of shingle sets at or above which two documents are near-duplicates"`
 	Scheme    string  `yaml:"scheme" doc:"oph: one hash per shingle, one permutation with densified bins (fast) | perm: bands*rows (a*h+b) mod 2^61-1 permutations per shingle, as datatrove"`
 	Unit      string  `yaml:"unit" doc:"shingle unit: auto (characters for Han/kana text, words otherwise) | char | word (the segment stage's tokens when it ran before, else Unicode words)"`
-	N         int     `yaml:"n" doc:"shingle size in units; a document of U units uses min(n, (U+1)/8) so short texts still match after a one-character edit"`
+	N         int     `yaml:"n" doc:"shingle size in units; a document of U units uses min(n, max(min_n, (U+1)/8)) so short texts still match after a one-character edit"`
+	MinN      int     `yaml:"min_n" doc:"smallest shingle of a short document: 1 compares texts under 15 units as character sets (catches edited one-line quotes, but also reorderings such as short prompts with swapped words); 2 or 3 for short instruction prompts"`
 	Bands     int     `yaml:"bands" doc:"LSH bands; two documents are candidates when all rows of one band agree"`
 	Rows      int     `yaml:"rows" doc:"signature values per band; the signature holds bands*rows values"`
 	Seed      uint64  `yaml:"seed" doc:"seed of the hash functions; documents deduplicate only against signatures of the same seed"`
@@ -26,7 +27,7 @@ type MinHashOptions struct {
 
 func defaultMinHashOptions() *MinHashOptions {
 	p := DefaultMinHashParams()
-	return &MinHashOptions{Threshold: DefaultMinHashThreshold, Scheme: p.Scheme, Unit: p.Unit, N: p.N,
+	return &MinHashOptions{Threshold: DefaultMinHashThreshold, Scheme: p.Scheme, Unit: p.Unit, N: p.N, MinN: 1,
 		Bands: p.Bands, Rows: p.Rows, Seed: p.Seed, Verify: true, Keep: "first"}
 }
 
@@ -57,9 +58,9 @@ func newMinHashStage(o *MinHashOptions, where string) (*minhashStage, error) {
 	if err := checkMemory(o.Memory, o.Bands, where); err != nil {
 		return nil, err
 	}
-	h, err := NewMinHasher(MinHashParams{Scheme: o.Scheme, Unit: o.Unit, N: o.N, Bands: o.Bands, Rows: o.Rows, Seed: o.Seed})
+	h, err := NewMinHasher(MinHashParams{Scheme: o.Scheme, Unit: o.Unit, N: o.N, MinN: o.MinN, Bands: o.Bands, Rows: o.Rows, Seed: o.Seed})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", where, strings.TrimPrefix(err.Error(), "dedup: "))
+		return nil, fmt.Errorf("%s: %s", where, yamlKeys.Replace(strings.TrimPrefix(err.Error(), "dedup: ")))
 	}
 	core := &clusterCore{name: minhashName, reason: "near_duplicate", bands: o.Bands, keep: o.Keep, memory: o.Memory,
 		params: h.Params(), index: o.Index}
@@ -68,6 +69,11 @@ func newMinHashStage(o *MinHashOptions, where string) (*minhashStage, error) {
 	}
 	return &minhashStage{core: core, hasher: h}, nil
 }
+
+// yamlKeys names MinHashParams' fields as the config does in errors.
+var yamlKeys = strings.NewReplacer("MinHashParams.Scheme", "scheme", "MinHashParams.Unit", "unit",
+	"MinHashParams.MinN", "min_n", "MinHashParams.N", "n", "MinHashParams.Bands*Rows", "bands*rows",
+	"MinHashParams.Bands", "bands", "MinHashParams.Rows", "rows", "N (", "n (")
 
 func checkKeep(keep, where string) error {
 	if !slices.Contains(KeepPolicies, keep) {

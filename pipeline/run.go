@@ -96,6 +96,9 @@ func newRun(opts RunOptions) (*run, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	stages, resolved, err := opts.Registry.Build(cfg.Stages)
+	if err == nil {
+		err = CheckInput(stages, cfg.Input)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

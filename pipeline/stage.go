@@ -95,3 +95,23 @@ func (r *Registry) Build(specs []StageSpec) ([]Stage, []any, error) {
 	}
 	return stages, resolved, errors.Join(errs...)
 }
+
+// InputChecker is a stage whose options make sense only for some inputs (a
+// field that only instruction data has): CheckInput runs before any work,
+// so such a mistake is a config error, not a failure mid-run.
+type InputChecker interface {
+	CheckInput(in InputConfig) error
+}
+
+// CheckInput asks every stage that cares whether it can run on in.
+func CheckInput(stages []Stage, in InputConfig) error {
+	var errs []error
+	for _, st := range stages {
+		if c, ok := st.(InputChecker); ok {
+			if err := c.CheckInput(in); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -18,6 +18,9 @@ func Validate(w io.Writer, f RunFlags) error {
 	}
 	reg := NewRegistry()
 	stages, _, err := reg.Build(cfg.Stages)
+	if err == nil {
+		err = pipeline.CheckInput(stages, cfg.Input)
+	}
 	if err != nil {
 		return err
 	}
