@@ -17,8 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"slices"
+	"sync"
 )
 
 // A run file is a 16-byte header (magic, uint32 version, uint64 record
