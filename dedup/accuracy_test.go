@@ -215,31 +215,6 @@ func mhGroundTruth(m *MinHasher, docs []string) *mhTruth {
 	return tr
 }
 
-// mhIntersectAtLeast counts the common elements of two sorted distinct
-// sets, or returns -1 once fewer than need are still possible.
-func mhIntersectAtLeast(a, b []uint64, need int) int {
-	n, i, j := 0, 0, 0
-	for i < len(a) && j < len(b) {
-		if n+min(len(a)-i, len(b)-j) < need {
-			return -1
-		}
-		switch x, y := a[i], b[j]; {
-		case x < y:
-			i++
-		case x > y:
-			j++
-		default:
-			n++
-			i++
-			j++
-		}
-	}
-	if n < need {
-		return -1
-	}
-	return n
-}
-
 // jaccard is the exact J of a pair (0 when sizes alone put it below mhAccNeg).
 func (tr *mhTruth) jaccard(i, j int) float64 {
 	a, b := tr.sets[i], tr.sets[j]

@@ -338,9 +338,16 @@ func Jaccard(a, b []uint64) float64 {
 }
 
 // mhIntersect counts the common elements of two sorted distinct sets.
-func mhIntersect(a, b []uint64) int {
+func mhIntersect(a, b []uint64) int { return mhIntersectAtLeast(a, b, 0) }
+
+// mhIntersectAtLeast counts the common elements of two sorted distinct
+// sets, or returns -1 once fewer than need are still possible.
+func mhIntersectAtLeast(a, b []uint64, need int) int {
 	n, i, j := 0, 0, 0
 	for i < len(a) && j < len(b) {
+		if n+min(len(a)-i, len(b)-j) < need {
+			return -1
+		}
 		switch x, y := a[i], b[j]; {
 		case x < y:
 			i++
@@ -351,6 +358,9 @@ func mhIntersect(a, b []uint64) int {
 			i++
 			j++
 		}
+	}
+	if n < need {
+		return -1
 	}
 	return n
 }

@@ -54,6 +54,12 @@ func mergeAll(t testing.TB, paths []string, fanIn int) []KeyDoc {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return drain(t, m)
+}
+
+// drain reads a merger to its end and closes it.
+func drain(t testing.TB, m *RunMerger) []KeyDoc {
+	t.Helper()
 	var out []KeyDoc
 	for {
 		r, ok, err := m.Next()
@@ -251,20 +257,7 @@ func TestSpillMergeFanInCap(t *testing.T) {
 			t.Errorf("intermediate %s outside work dir %s", p, work)
 		}
 	}
-	var got []KeyDoc
-	for {
-		r, ok, err := m.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		got = append(got, r)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	got := drain(t, m)
 	if want := sortedBand(recs, 0); !slices.Equal(got, want) {
 		t.Fatalf("fan-in 3 merge differs from sort")
 	}

@@ -27,25 +27,32 @@ func BenchmarkReadWrite(b *testing.B) {
 			if lv := os.Getenv("WINNOW_BENCH_ZSTD_LEVEL"); lv != "" {
 				fmt.Sscan(lv, &cfg.Output.ZstdLevel)
 			}
-			b.SetBytes(bytes)
-			b.ResetTimer()
-			cpu0 := testenv.ProcessCPU()
-			for i := 0; i < b.N; i++ {
-				cfg.Output.Dir = filepath.Join(b.TempDir(), "out")
-				res, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if res.Manifest.Totals.Kept == 0 {
-					b.Fatal("nothing kept")
-				}
-				b.ReportMetric(float64(res.Stats.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
-			}
-			// Reader, worker and writer overlap on two cores: input MB per
-			// CPU second is the honest per-core figure.
-			testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu0)
+			benchRuns(b, cfg, bytes)
 		})
 	}
+}
+
+// benchRuns runs cfg b.N times and reports peak RSS and input MB per
+// CPU second: reader, workers and writer overlap on two cores, so that is
+// the honest per-core figure.
+func benchRuns(b *testing.B, cfg pipeline.Config, bytes int64) *pipeline.Result {
+	b.SetBytes(bytes)
+	b.ResetTimer()
+	cpu0 := testenv.ProcessCPU()
+	var res *pipeline.Result
+	for i := 0; i < b.N; i++ {
+		cfg.Output.Dir = filepath.Join(b.TempDir(), "out")
+		var err error
+		if res, err = pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()}); err != nil {
+			b.Fatal(err)
+		}
+		if res.Manifest.Totals.Kept == 0 {
+			b.Fatal("nothing kept")
+		}
+		b.ReportMetric(float64(res.Stats.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
+	}
+	testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu0)
+	return res
 }
 
 func benchCorpus(b *testing.B, name string) (string, int64) {
@@ -99,19 +106,8 @@ func BenchmarkDedup(b *testing.B) {
 				cfg.Input.Paths = append(cfg.Input.Paths, dir)
 				bytes += n
 			}
-			b.SetBytes(bytes)
-			b.ResetTimer()
-			cpu0 := testenv.ProcessCPU()
-			for i := 0; i < b.N; i++ {
-				cfg.Output.Dir = filepath.Join(b.TempDir(), "out")
-				res, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(float64(res.Stats.Rejected.Docs), "removed")
-				b.ReportMetric(float64(res.Stats.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
-			}
-			testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu0)
+			res := benchRuns(b, cfg, bytes)
+			b.ReportMetric(float64(res.Stats.Rejected.Docs), "removed")
 		})
 	}
 }
