@@ -88,8 +88,3 @@ func countLines(t string) int64 {
 	}
 	return n
 }
-
-// Register adds every filter to the registry.
-func Register(r *pipeline.Registry) {
-	r.Register(LengthInfo)
-}
