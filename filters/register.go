@@ -5,4 +5,5 @@ import "winnow/pipeline"
 // Register adds every filter to the registry.
 func Register(r *pipeline.Registry) {
 	r.Register(LengthInfo)
+	r.Register(QualityScoreInfo)
 }
