@@ -13,12 +13,16 @@ import (
 // Config is a whole pipeline config. The yaml tags are the public vocabulary;
 // the doc tags are the comments `winnow config defaults` prints.
 type Config struct {
+	Recipe  string       `yaml:"recipe" doc:"start from a built-in recipe (see winnow config defaults --recipe NAME); this file's keys override the recipe's, and a stages list here replaces the recipe's"`
 	Input   InputConfig  `yaml:"input"`
 	Output  OutputConfig `yaml:"output"`
 	Workers int          `yaml:"workers" doc:"worker goroutines running the stage chain; 0 = one per CPU core"`
 	// MaxMemory changes how a run spends memory, never what it writes.
 	MaxMemory int64       `yaml:"max_memory" doc:"memory budget in bytes (0 = none): the Go heap's soft limit, and dedup stages spill sorted runs to .winnow/ to stay within their share of it"`
 	Stages    []StageSpec `yaml:"stages" doc:"ordered stage list; each entry is a one-key map: stage name -> options"`
+	// Overrides change single options of stages the list (often a
+	// recipe's) already has, without repeating the list.
+	Overrides map[string]yaml.Node `yaml:"overrides" doc:"stage name -> options decoded over that stage's options in the list, e.g. {minhash_dedup: {threshold: 0.8}}"`
 }
 
 // InputConfig says where documents come from and how to read them.
@@ -58,6 +62,14 @@ type StageSpec struct {
 	// File and Line say where the entry was written ("" for built-in defaults).
 	File string
 	Line int
+	// Overrides are decoded over Options, in order (from overrides:).
+	Overrides []StageOverride
+}
+
+// StageOverride is one overrides: entry and where it was written.
+type StageOverride struct {
+	Node *yaml.Node
+	File string
 }
 
 // Defaults returns a config with every option set to its documented default.

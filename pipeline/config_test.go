@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"reflect"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -127,5 +129,61 @@ func TestDefaultsYAMLRoundTrip(t *testing.T) {
 	var got opts
 	if err := decodeStrict(cfg.Stages[0].Options, &got, "stages.yaml", "stages[0].demo", nil); err != nil || got.MinChars != 3 || len(got.Keep) != 2 {
 		t.Errorf("stage options decode to %+v, %v", got, err)
+	}
+}
+
+func TestRecipeAndOverrides(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := LoadConfig(write("a.yaml", "recipe: zh-web\ninput:\n  paths: [x/]\noverrides:\n  minhash_dedup: {threshold: 0.8}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := RecipeText("zh-web")
+	if cfg.Input.Paths[0] != "x/" || len(cfg.Stages) == 0 || cfg.Stages[0].File != "recipe zh-web" || !strings.Contains(string(base), "minhash_dedup") {
+		t.Fatalf("recipe not the base: %+v", cfg)
+	}
+	n := 0
+	for _, s := range cfg.Stages {
+		if s.Name == "minhash_dedup" {
+			n++
+			if len(s.Overrides) != 1 || s.Overrides[0].Node.Content[1].Value != "0.8" {
+				t.Errorf("override not attached: %+v", s.Overrides)
+			}
+		} else if len(s.Overrides) != 0 {
+			t.Errorf("%s got an override", s.Name)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d minhash_dedup stages in zh-web", n)
+	}
+	// A stages list replaces the recipe's.
+	cfg, err = LoadConfig(write("b.yaml", "recipe: zh-web\nstages:\n  - drop_short: {}\n"))
+	if err != nil || len(cfg.Stages) != 1 || cfg.Stages[0].File != filepath.Join(dir, "b.yaml") {
+		t.Errorf("stages did not replace the recipe's: %+v, %v", cfg.Stages, err)
+	}
+	for _, c := range []struct{ text, want string }{
+		{"recipe: nope\n", `b2.yaml:1: recipe: unknown recipe "nope"; recipes: `},
+		{"stages:\n  - drop_short: {}\noverrides:\n  length: {min: 3}\n", "b2.yaml:3: overrides.length: no stage length in the stage list (drop_short)"},
+	} {
+		_, err := LoadConfig(write("b2.yaml", c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.text, err, c.want)
+		}
+	}
+	// An override is decoded strictly, with the overriding file's line.
+	cfg, err = LoadConfig(write("c.yaml", "stages:\n  - drop_short: {min: 5}\noverrides:\n  drop_short: {mni: 3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = testRegistry().Build(cfg.Stages)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:4:") || !strings.Contains(err.Error(), "overrides.drop_short.mni: unknown key") {
+		t.Errorf("override error = %v", err)
 	}
 }

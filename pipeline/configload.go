@@ -34,14 +34,79 @@ func ParseConfig(data []byte, file string) (Config, error) {
 		}
 		return cfg, fmt.Errorf("%s: %w", file, err)
 	}
+	if name, line := recipeOf(&doc); name != "" {
+		base, err := recipeConfig(name, file, line)
+		if err != nil {
+			return cfg, err
+		}
+		cfg = base
+	}
 	lines := map[string]int{}
 	if err := decodeStrict(&doc, &cfg, file, "", lines); err != nil {
+		return cfg, err
+	}
+	if err := applyOverrides(&cfg, file, lines); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, locate(err, file, lines)
 	}
 	return cfg, nil
+}
+
+// recipeOf returns the value and line of a top-level recipe key.
+func recipeOf(doc *yaml.Node) (string, int) {
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return "", 0
+	}
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		if m[i].Value == "recipe" && m[i+1].Kind == yaml.ScalarNode {
+			return m[i+1].Value, m[i].Line
+		}
+	}
+	return "", 0
+}
+
+func recipeConfig(name, file string, line int) (Config, error) {
+	text, ok := RecipeText(name)
+	if !ok {
+		return Config{}, fmt.Errorf("%s:%d: recipe: unknown recipe %q; recipes: %s", file, line, name, strings.Join(Recipes(), ", "))
+	}
+	cfg, err := ParseConfig(text, "recipe "+name)
+	if err != nil {
+		return cfg, fmt.Errorf("built-in %w", err)
+	}
+	return cfg, nil
+}
+
+// applyOverrides attaches each override to the stages of that name.
+func applyOverrides(cfg *Config, file string, lines map[string]int) error {
+	var errs []error
+	names := make([]string, 0, len(cfg.Overrides))
+	for n := range cfg.Overrides {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		node := cfg.Overrides[name]
+		found := false
+		for i := range cfg.Stages {
+			if cfg.Stages[i].Name == name {
+				cfg.Stages[i].Overrides = append(cfg.Stages[i].Overrides, StageOverride{Node: &node, File: file})
+				found = true
+			}
+		}
+		if !found {
+			var have []string
+			for _, s := range cfg.Stages {
+				have = append(have, s.Name)
+			}
+			errs = append(errs, fmt.Errorf("%s:%d: overrides.%s: no stage %s in the stage list (%s)", file, lines["overrides"], name, name, strings.Join(have, ", ")))
+		}
+	}
+	cfg.Overrides = nil
+	return errors.Join(errs...)
 }
 
 // fieldError is a validation failure of one key, before it is given a line.
@@ -77,7 +142,10 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-var stageSpecsType = reflect.TypeFor[[]StageSpec]()
+var (
+	stageSpecsType = reflect.TypeFor[[]StageSpec]()
+	yamlNodeType   = reflect.TypeFor[yaml.Node]()
+)
 
 // decodeStrict decodes node into out (a pointer), rejecting unknown keys and
 // wrong types with file:line:col and the dotted key path. lines, when not nil,
@@ -101,6 +169,9 @@ func decodeValue(node *yaml.Node, v reflect.Value, file, path string, lines map[
 		return nil
 	}
 	switch {
+	case v.Type() == yamlNodeType:
+		v.Set(reflect.ValueOf(*node)) // decoded later, by the stage it is for
+		return nil
 	case v.Type() == stageSpecsType:
 		return decodeStages(node, v, file, path, lines)
 	case v.Kind() == reflect.Struct:

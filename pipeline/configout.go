@@ -15,6 +15,9 @@ import (
 // depends on: the same YAML with the worker count, memory budgets and output
 // directory blanked, since none of them changes a single byte of the shards.
 func ResolvedConfig(cfg Config, stageOpts []any) ([]byte, string, error) {
+	// The resolved stage list holds the recipe and the overrides already:
+	// config.yaml is a standalone config.
+	cfg.Recipe, cfg.Overrides = "", nil
 	full, err := marshalConfig(cfg, stageOpts)
 	if err != nil {
 		return nil, "", err

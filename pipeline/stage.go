@@ -79,11 +79,9 @@ func (r *Registry) Build(specs []StageSpec) ([]Stage, []any, error) {
 			continue
 		}
 		opts := info.Defaults()
-		if s.Options != nil {
-			if err := decodeStrict(s.Options, opts, s.File, s.Path, nil); err != nil {
-				errs = append(errs, err)
-				continue
-			}
+		if err := decodeOptions(s, opts); err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		st, err := info.New(opts, where)
 		if err != nil {
@@ -114,4 +112,19 @@ func CheckInput(stages []Stage, in InputConfig) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// decodeOptions decodes a stage's options, then its overrides, over opts.
+func decodeOptions(s StageSpec, opts any) error {
+	if s.Options != nil {
+		if err := decodeStrict(s.Options, opts, s.File, s.Path, nil); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.Overrides {
+		if err := decodeStrict(o.Node, opts, o.File, "overrides."+s.Name, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

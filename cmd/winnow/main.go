@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -58,6 +59,7 @@ manifest.json last.
 
 func addRunFlags(c *cobra.Command, f *cli.RunFlags) {
 	c.Flags().StringVarP(&f.ConfigPath, "config", "c", "", "pipeline config (YAML); without it the defaults apply")
+	c.Flags().StringVar(&f.Recipe, "recipe", "", "start from a built-in recipe instead of a config file ("+strings.Join(pipeline.Recipes(), ", ")+")")
 	c.Flags().StringSliceVarP(&f.Inputs, "input", "i", nil, "input files or directories (override input.paths; repeat or comma-separate)")
 	c.Flags().StringVarP(&f.Output, "output", "o", "", "output run directory (overrides output.dir)")
 	c.Flags().IntVar(&f.Workers, "workers", -1, "worker goroutines (overrides workers; 0 = one per core)")
@@ -109,12 +111,21 @@ func validateCmd(code *int) *cobra.Command {
 
 func configCmd() *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Config helpers"}
-	c.AddCommand(&cobra.Command{
-		Use:   "defaults",
-		Short: "Print a complete, commented config with every default",
+	var recipe string
+	d := &cobra.Command{
+		Use:   "defaults [--recipe NAME]",
+		Short: "Print a complete, commented config with every default, or a built-in recipe",
+		Long:  "Without --recipe: every key with its default and a comment, then every stage with its options. With --recipe: the recipe itself, whose comments justify its thresholds, as a starting config. Recipes: " + strings.Join(pipeline.Recipes(), ", ") + ".",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cli.PrintDefaults(cmd.OutOrStdout()) },
-	})
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if recipe != "" {
+				return cli.PrintRecipe(cmd.OutOrStdout(), recipe)
+			}
+			return cli.PrintDefaults(cmd.OutOrStdout())
+		},
+	}
+	d.Flags().StringVar(&recipe, "recipe", "", "print this built-in recipe instead")
+	c.AddCommand(d)
 	return c
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 
 	"winnow/pipeline"
 )
@@ -52,6 +53,16 @@ func PrintDefaults(w io.Writer) error {
 		return err
 	}
 	_, err = w.Write(out)
+	return err
+}
+
+// PrintRecipe writes a built-in recipe's YAML, comments included.
+func PrintRecipe(w io.Writer, name string) error {
+	text, ok := pipeline.RecipeText(name)
+	if !ok {
+		return fmt.Errorf("unknown recipe %q; recipes: %s", name, strings.Join(pipeline.Recipes(), ", "))
+	}
+	_, err := w.Write(text)
 	return err
 }
 

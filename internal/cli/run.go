@@ -42,6 +42,7 @@ func NewRegistry() *pipeline.Registry {
 // the config as it is.
 type RunFlags struct {
 	ConfigPath string
+	Recipe     string // a built-in recipe instead of a config file
 	Inputs     []string
 	Output     string
 	Workers    int // -1: from the config
@@ -73,11 +74,17 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // empty) and applies the command-line overrides.
 func LoadConfig(f RunFlags) (pipeline.Config, error) {
 	cfg := pipeline.Defaults()
-	if f.ConfigPath != "" {
-		var err error
-		if cfg, err = pipeline.LoadConfig(f.ConfigPath); err != nil {
-			return cfg, err
-		}
+	var err error
+	switch {
+	case f.ConfigPath != "" && f.Recipe != "":
+		return cfg, fmt.Errorf("give --config or --recipe, not both (a config file may say recipe: %s)", f.Recipe)
+	case f.ConfigPath != "":
+		cfg, err = pipeline.LoadConfig(f.ConfigPath)
+	case f.Recipe != "":
+		cfg, err = pipeline.ParseConfig([]byte("recipe: "+f.Recipe+"\n"), "--recipe")
+	}
+	if err != nil {
+		return cfg, err
 	}
 	if len(f.Inputs) > 0 {
 		cfg.Input.Paths = f.Inputs
