@@ -1,9 +1,9 @@
 package pipeline
 
 import (
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
