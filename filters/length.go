@@ -60,22 +60,27 @@ func (l *Length) Process(ctx context.Context, b *pipeline.Batch) error {
 		nc, nl := int64(utf8.RuneCountInString(t)), countLines(t)
 		chars.Append(nc)
 		lines.Append(nl)
-		if !b.Alive(i) {
-			continue
-		}
-		switch {
-		case nc < l.opts.MinChars:
-			b.Drop(i, "length", fmt.Sprintf("length.chars<%d", l.opts.MinChars))
-		case l.opts.MaxChars > 0 && nc > l.opts.MaxChars:
-			b.Drop(i, "length", fmt.Sprintf("length.chars>%d", l.opts.MaxChars))
-		case nl < l.opts.MinLines:
-			b.Drop(i, "length", fmt.Sprintf("length.lines<%d", l.opts.MinLines))
+		if reason := l.decide(nc, nl); reason != "" && b.Alive(i) {
+			b.Drop(i, "length", reason)
 		}
 	}
 	if err := b.SetColumn(arrow.Field{Name: "length_chars", Type: arrow.PrimitiveTypes.Int64}, chars.NewArray()); err != nil {
 		return err
 	}
 	return b.SetColumn(arrow.Field{Name: "length_lines", Type: arrow.PrimitiveTypes.Int64}, lines.NewArray())
+}
+
+// decide is the first failing rule for these lengths, or "".
+func (l *Length) decide(chars, lines int64) string {
+	switch {
+	case chars < l.opts.MinChars:
+		return fmt.Sprintf("length.chars<%d", l.opts.MinChars)
+	case l.opts.MaxChars > 0 && chars > l.opts.MaxChars:
+		return fmt.Sprintf("length.chars>%d", l.opts.MaxChars)
+	case lines < l.opts.MinLines:
+		return fmt.Sprintf("length.lines<%d", l.opts.MinLines)
+	}
+	return ""
 }
 
 // countLines counts lines holding something other than white space.

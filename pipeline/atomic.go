@@ -65,8 +65,8 @@ func (a *atomicFile) Abort() {
 	os.Remove(a.f.Name())
 }
 
-// writeFileAtomic writes data to path through an atomicFile.
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through an atomicFile.
+func WriteFileAtomic(path string, data []byte) error {
 	a, err := createAtomic(path)
 	if err != nil {
 		return err

@@ -52,10 +52,10 @@ func (r *run) finish() (*Result, error) {
 		m.Outputs = append(m.Outputs, r.rejected.Outputs...)
 	}
 	m.Outputs = append(m.Outputs, r.quarOut...)
-	if err := writeFileAtomic(filepath.Join(r.dir, "config.yaml"), r.configYAML); err != nil {
+	if err := WriteFileAtomic(filepath.Join(r.dir, "config.yaml"), r.configYAML); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
-	if err := writeJSON(filepath.Join(r.dir, "stats.json"), st); err != nil {
+	if err := WriteJSON(filepath.Join(r.dir, "stats.json"), st); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	for _, name := range []string{"config.yaml", "stats.json"} {
@@ -65,7 +65,7 @@ func (r *run) finish() (*Result, error) {
 		}
 		m.Outputs = append(m.Outputs, out)
 	}
-	if err := writeJSON(filepath.Join(r.dir, ManifestFile), m); err != nil {
+	if err := WriteJSON(filepath.Join(r.dir, ManifestFile), m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	if err := syncDir(r.dir); err != nil {

@@ -96,6 +96,9 @@ type Normalize struct {
 // Name implements pipeline.Stage.
 func (*Normalize) Name() string { return "normalize" }
 
+// NeverDrops tells retune that normalize only rewrites text.
+func (*Normalize) NeverDrops() {}
+
 func newNormalizer(o NormalizeOptions, where string) (*normalizer, error) {
 	n := &normalizer{
 		fullwidth:     o.FullwidthASCII,

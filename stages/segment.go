@@ -78,6 +78,9 @@ func segLangCode(s string) bool {
 // Name implements pipeline.Stage.
 func (s *Segment) Name() string { return "segment" }
 
+// NeverDrops tells retune that segment only adds words.
+func (s *Segment) NeverDrops() {}
+
 // Segment's counters (Batch.AddCount), summed per run in stats.json.
 const (
 	segCountDocs         = "docs"          // alive documents segmented

@@ -47,7 +47,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
@@ -126,6 +126,39 @@ func configCmd() *cobra.Command {
 	}
 	d.Flags().StringVar(&recipe, "recipe", "", "print this built-in recipe instead")
 	c.AddCommand(d)
+	return c
+}
+
+func retuneCmd(code *int) *cobra.Command {
+	o := cli.RetuneOptions{}
+	c := &cobra.Command{
+		Use:   "retune RUN -c new-thresholds.yaml [--write NEW_RUN]",
+		Short: "Re-decide a finished run's documents with new filter thresholds, from the stored signals",
+		Long: `Retune reads every document of a finished run (kept and rejected), re-decides each
+filter from the signal columns the run stored, and prints per rule how many documents
+flip each way, with examples. Nothing is recomputed, so it takes seconds.
+
+The new config must have the run's stage list, with other thresholds for the filters
+(copy RUN/config.yaml and edit it). Stages that drop on their own (dedup, langid keep)
+must come before the filters; their decisions stand. With --write, a new complete run
+directory is written: shards, rejected, quarantine, config.yaml and manifest.json.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Run = args[0]
+			if o.ConfigPath == "" {
+				*code = cli.ExitConfig
+				return fmt.Errorf("-c new-thresholds.yaml is required")
+			}
+			if _, err := cli.Retune(cmd.Context(), cmd.OutOrStdout(), o); err != nil {
+				*code = cli.ExitConfig
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&o.ConfigPath, "config", "c", "", "config with the new thresholds")
+	c.Flags().StringVar(&o.Write, "write", "", "write the re-decided run to this new directory")
+	c.Flags().IntVar(&o.Examples, "examples", 3, "examples printed per rule and direction")
 	return c
 }
 

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"winnow/internal/testenv"
+	"winnow/pipeline"
+)
+
+// retuneStages are the fixtures' filters, before and after a change of
+// thresholds; the stages before them (and dedup, first) stay.
+const retuneBase = `input:
+  paths: [%IN%]
+stages:
+  - normalize: {}
+  - langid: {}
+  - exact_dedup: {}
+  - length: %LENGTH%
+  - quality_score: {}
+`
+
+func writeRetuneConfig(t *testing.T, dir, name, length string) string {
+	t.Helper()
+	yml := strings.NewReplacer("%IN%", filepath.Join(testenv.Fixtures(t), "corpus"), "%LENGTH%", length).Replace(retuneBase)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runConfig(t *testing.T, path, out string) {
+	t.Helper()
+	cfg, err := LoadConfig(RunFlags{ConfigPath: path, Output: out, Workers: 2, MaxMemory: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Retune gives exactly the kept set of a full re-run with the new
+// thresholds, and --write a complete run holding it.
+func TestRetuneEqualsRerun(t *testing.T) {
+	dir := t.TempDir()
+	oldCfg := writeRetuneConfig(t, dir, "old.yaml", "{min_chars: 30}")
+	newCfg := writeRetuneConfig(t, dir, "new.yaml", "{min_chars: 200, max_chars: 20000}")
+	oldOut, newOut, written := filepath.Join(dir, "old"), filepath.Join(dir, "new"), filepath.Join(dir, "retuned")
+	runConfig(t, oldCfg, oldOut)
+	runConfig(t, newCfg, newOut)
+	var report bytes.Buffer
+	res, err := Retune(context.Background(), &report, RetuneOptions{Run: oldOut, ConfigPath: newCfg, Write: written, Examples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", report.String())
+	want := keptIDs(t, newOut)
+	got := append([]string{}, res.Kept...)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("retune keeps %d documents, a re-run %d", len(got), len(want))
+	}
+	if w := keptIDs(t, written); !slices.Equal(w, want) {
+		t.Errorf("--write holds %d kept documents, a re-run %d", len(w), len(want))
+	}
+	m, err := pipeline.ReadManifest(written)
+	if err != nil || m.Totals.Kept != int64(len(want)) {
+		t.Errorf("written manifest: %+v, %v", m, err)
+	}
+	if !strings.Contains(report.String(), "length.chars<200") || !strings.Contains(report.String(), "now dropped by length.chars<200:") {
+		t.Errorf("the report names no flipped rule:\n%s", report.String())
+	}
+	// Rejected rows of the re-decided run carry the new reasons.
+	reasons := map[any]int{}
+	for _, r := range testenv.ReadRows(t, filepath.Join(written, "rejected")) {
+		reasons[r["drop_reason"]]++
+	}
+	for _, r := range testenv.ReadRows(t, filepath.Join(newOut, "rejected")) {
+		reasons[r["drop_reason"]]--
+	}
+	for k, v := range reasons {
+		if v != 0 {
+			t.Errorf("drop reason %v: %+d against the re-run", k, v)
+		}
+	}
+}
+
+func keptIDs(t *testing.T, run string) []string {
+	t.Helper()
+	var ids []string
+	for _, r := range testenv.ReadRows(t, filepath.Join(run, "shards")) {
+		ids = append(ids, r["id"].(string))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestRetuneRefusesOtherStages(t *testing.T) {
+	dir := t.TempDir()
+	oldCfg := writeRetuneConfig(t, dir, "old.yaml", "{min_chars: 30}")
+	out := filepath.Join(dir, "old")
+	runConfig(t, oldCfg, out)
+	other := strings.Replace(retuneBase, "  - exact_dedup: {}\n", "  - exact_dedup: {digits: true}\n", 1)
+	other = strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}").Replace(other)
+	after := strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}").Replace(strings.Replace(retuneBase, "  - exact_dedup: {}\n", "", 1) + "  - exact_dedup: {}\n")
+	for _, c := range []struct{ yml, want string }{
+		{other, "stage 2 (exact_dedup): its options changed"},
+		{after, "stage 2 is exact_dedup in the run and length in the new config"},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(c.yml), 0o644)
+		_, err := Retune(context.Background(), &bytes.Buffer{}, RetuneOptions{Run: out, ConfigPath: p})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err = %v, want %q", err, c.want)
+		}
+	}
+}
