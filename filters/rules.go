@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,17 +294,39 @@ func messagesOf(b *pipeline.Batch) func(int) []pipeline.Message {
 	}
 }
 
-// sortedLangs lists the languages of th, default first (for explain).
-func (th Thresholds) sortedLangs() []string {
-	var langs []string
-	for l := range th {
-		if l != "default" {
-			langs = append(langs, l)
+
+// RuleVerdict is one rule's outcome for one document, for explain.
+type RuleVerdict struct {
+	Key       string // the threshold's config key
+	Signal    string
+	Value     float64 // NaN when the signal does not apply
+	Threshold float64
+	On        bool // the rule has a threshold for the document's language
+	Fails     bool
+}
+
+// Explain lists every rule of the family for row of b, whose signal
+// columns Process has set.
+func (s *familyStage) Explain(b *pipeline.Batch, row int) []RuleVerdict {
+	lang := ""
+	if l, ok := b.Column("lang").(*array.String); ok && l.IsValid(row) {
+		lang = l.Value(row)
+	}
+	var out []RuleVerdict
+	for _, r := range s.f.Rules {
+		v := math.NaN()
+		if c, ok := b.Column(s.f.Column(r.Signal)).(*array.Float64); ok && c.IsValid(row) {
+			v = c.Value(row)
 		}
+		t, on := s.th.threshold(lang, r.Key)
+		vals := make([]float64, len(s.f.Signals))
+		for j := range vals {
+			vals[j] = math.NaN()
+		}
+		vals[s.f.signalIndex(r.Signal)] = v
+		one := &Family{Name: s.f.Name, Signals: s.f.Signals, Rules: []Rule{r}}
+		out = append(out, RuleVerdict{Key: r.Key, Signal: r.Signal, Value: v, Threshold: t, On: on,
+			Fails: on && one.Decide(s.th, lang, vals) != ""})
 	}
-	sort.Strings(langs)
-	if _, ok := th["default"]; ok {
-		langs = append([]string{"default"}, langs...)
-	}
-	return langs
+	return out
 }

@@ -47,7 +47,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
@@ -159,6 +159,33 @@ directory is written: shards, rejected, quarantine, config.yaml and manifest.jso
 	c.Flags().StringVarP(&o.ConfigPath, "config", "c", "", "config with the new thresholds")
 	c.Flags().StringVar(&o.Write, "write", "", "write the re-decided run to this new directory")
 	c.Flags().IntVar(&o.Examples, "examples", 3, "examples printed per rule and direction")
+	return c
+}
+
+func explainCmd(code *int) *cobra.Command {
+	o := cli.ExplainOptions{Flags: cli.RunFlags{Workers: -1, MaxMemory: -1}}
+	c := &cobra.Command{
+		Use:   "explain -c pipeline.yaml (--text TEXT | --file DOC | --id ID --run RUN)",
+		Short: "Show every stage's signals for one document, each rule's threshold and verdict",
+		Long: `Explain runs the config's per-document stages on one document and prints, stage by
+stage, the columns it set and, for filters, every rule with its signal, the threshold
+for the document's language and pass or FAIL. Dedup stages need the whole corpus and
+are only named.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.Explain(cmd.Context(), cmd.OutOrStdout(), o); err != nil {
+				*code = cli.ExitConfig
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&o.Flags.ConfigPath, "config", "c", "", "pipeline config (YAML)")
+	c.Flags().StringVar(&o.Flags.Recipe, "recipe", "", "a built-in recipe instead of a config file")
+	c.Flags().StringVar(&o.Text, "text", "", "the document's text")
+	c.Flags().StringVar(&o.File, "file", "", "a file holding the document")
+	c.Flags().StringVar(&o.ID, "id", "", "the id of a document of --run")
+	c.Flags().StringVar(&o.Run, "run", "", "a finished run directory (with --id)")
 	return c
 }
 

@@ -113,6 +113,16 @@ type retuneRun struct {
 }
 
 func (r *retuneRun) file(ctx context.Context, path string) error {
+	return eachRecord(ctx, path, func(rec arrow.RecordBatch) error {
+		if err := r.batch(ctx, rec); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// eachRecord calls fn with every record of a Parquet file, in order.
+func eachRecord(ctx context.Context, path string, fn func(arrow.RecordBatch) error) error {
 	f, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
@@ -128,8 +138,8 @@ func (r *retuneRun) file(ctx context.Context, path string) error {
 	}
 	defer rr.Release()
 	for rr.Next() {
-		if err := r.batch(ctx, rr.RecordBatch()); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		if err := fn(rr.RecordBatch()); err != nil {
+			return err
 		}
 	}
 	return rr.Err()
