@@ -294,7 +294,6 @@ func messagesOf(b *pipeline.Batch) func(int) []pipeline.Message {
 	}
 }
 
-
 // RuleVerdict is one rule's outcome for one document, for explain.
 type RuleVerdict struct {
 	Key       string // the threshold's config key
