@@ -18,9 +18,9 @@ import (
 
 // LengthOptions are the length filter's thresholds; 0 disables a bound.
 type LengthOptions struct {
-	MinChars int64 `yaml:"min_chars" doc:"drop documents with fewer characters (Unicode code points)"`
-	MaxChars int64 `yaml:"max_chars" doc:"drop documents with more characters; 0 = no limit"`
-	MinLines int64 `yaml:"min_lines" doc:"drop documents with fewer non-blank lines"`
+	MinChars int64 `yaml:"min_chars" retune:"threshold" doc:"drop documents with fewer characters (Unicode code points)"`
+	MaxChars int64 `yaml:"max_chars" retune:"threshold" doc:"drop documents with more characters; 0 = no limit"`
+	MinLines int64 `yaml:"min_lines" retune:"threshold" doc:"drop documents with fewer non-blank lines"`
 }
 
 // Length drops documents outside a character or line-count range. Signals:

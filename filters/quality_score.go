@@ -36,7 +36,9 @@ func defaultQualityComponents() []QualityComponent {
 		{Column: "gopher_repetition_top_2_gram_char_frac", Bad: 0.25, Good: 0.05, Weight: 1},
 		{Column: "fineweb_line_punct_ratio", Bad: 0.1, Good: 0.6, Weight: 1},
 		{Column: "fineweb_short_line_ratio", Bad: 0.67, Good: 0.1, Weight: 1},
-		{Column: "text_stats_special_char_frac", Bad: 0.4, Good: 0.1, Weight: 1},
+		{Column: "text_stats_special_char_frac", Bad: 0.6, Good: 0.15, Weight: 1},
+		{Column: "zh_quality_nav_lines_frac", Bad: 0.65, Good: 0.2, Weight: 1},
+		{Column: "zh_quality_rep_13gram_char_frac", Bad: 0.5, Good: 0.05, Weight: 1},
 		{Column: "flagged_words_flagged_ratio", Bad: 0.01, Good: 0, Weight: 2},
 	}
 }

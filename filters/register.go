@@ -6,4 +6,8 @@ import "winnow/pipeline"
 func Register(r *pipeline.Registry) {
 	r.Register(LengthInfo)
 	r.Register(QualityScoreInfo)
+	r.Register(FlaggedInfo)
+	r.Register(InstructionInfo)
+	r.Register(ZhQuality.NewStageInfo())
+	r.Register(TextStats.NewStageInfo())
 }

@@ -50,6 +50,8 @@ func NewRetuner(oldStages, newStages []pipeline.Stage, oldOpts, newOpts []any) (
 		rd, decides := st.(redecider)
 		_, mapper := st.(neverDrops)
 		switch {
+		case decides && !reflect.DeepEqual(withoutThresholds(oldOpts[i]), withoutThresholds(newOpts[i])):
+			return nil, fmt.Errorf("stage %d (%s): options other than thresholds changed, so its stored signals are stale: re-run", i, name)
 		case decides:
 			if r.first < 0 {
 				r.first = i
@@ -165,3 +167,20 @@ func (l *Length) bindDecide(rec arrow.RecordBatch) (func(int) string, error) {
 
 // NeverDrops: quality_score only adds a column.
 func (q *qualityScore) NeverDrops() {}
+
+// withoutThresholds copies a stage's options (a pointer to a struct) with
+// the fields tagged retune:"threshold" zeroed: what retune may change.
+func withoutThresholds(opts any) any {
+	v := reflect.ValueOf(opts)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return opts
+	}
+	cp := reflect.New(v.Elem().Type()).Elem()
+	cp.Set(v.Elem())
+	for i := 0; i < cp.NumField(); i++ {
+		if cp.Type().Field(i).Tag.Get("retune") == "threshold" {
+			cp.Field(i).SetZero()
+		}
+	}
+	return cp.Interface()
+}

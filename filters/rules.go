@@ -68,7 +68,7 @@ type Thresholds map[string]map[string]*float64
 
 // FamilyOptions are the options of every rule-family stage.
 type FamilyOptions struct {
-	Thresholds Thresholds `yaml:"thresholds" doc:"per language (zh, en, …, and default for the others): rule -> threshold; max_X drops a document whose signal X is above it, min_X below; null switches a rule off"`
+	Thresholds Thresholds `yaml:"thresholds" retune:"threshold" doc:"per language (zh, en, …, and default for the others): rule -> threshold; max_X drops a document whose signal X is above it, min_X below; null switches a rule off"`
 }
 
 func (f *Family) defaultOptions() *FamilyOptions {

@@ -22,6 +22,7 @@ stages:
   - langid: {}
   - exact_dedup: {}
   - length: %LENGTH%
+  - flagged_words: {}
   - quality_score: {}
 `
 
@@ -113,10 +114,19 @@ func TestRetuneRefusesOtherStages(t *testing.T) {
 	for _, c := range []struct{ yml, want string }{
 		{other, "stage 2 (exact_dedup): its options changed"},
 		{after, "stage 2 is exact_dedup in the run and length in the new config"},
+		{strings.Replace(other, "exact_dedup: {digits: true}", "exact_dedup: {}", 1) + "", ""},
+		{strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}", "flagged_words: {}", "flagged_words: {lists: {default: 'builtin:en'}}").Replace(retuneBase),
+			"stage 4 (flagged_words): options other than thresholds changed, so its stored signals are stale"},
 	} {
 		p := filepath.Join(dir, "c.yaml")
 		os.WriteFile(p, []byte(c.yml), 0o644)
 		_, err := Retune(context.Background(), &bytes.Buffer{}, RetuneOptions{Run: out, ConfigPath: p})
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("thresholds only: %v", err)
+			}
+			continue
+		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err = %v, want %q", err, c.want)
 		}
