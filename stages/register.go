@@ -8,4 +8,5 @@ func Register(r *pipeline.Registry) {
 	r.Register(NormalizeInfo)
 	r.Register(LangIDInfo)
 	r.Register(SegmentInfo)
+	r.Register(PIIInfo)
 }
