@@ -10,4 +10,8 @@ func Register(r *pipeline.Registry) {
 	r.Register(InstructionInfo)
 	r.Register(ZhQuality.NewStageInfo())
 	r.Register(TextStats.NewStageInfo())
+	r.Register(GopherQuality.NewStageInfo())
+	r.Register(GopherRepetition.NewStageInfo())
+	r.Register(C4.NewStageInfo())
+	r.Register(FineWeb.NewStageInfo())
 }

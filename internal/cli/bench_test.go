@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"winnow/internal/testenv"
 	"winnow/pipeline"
 )
@@ -110,4 +112,57 @@ func BenchmarkDedup(b *testing.B) {
 			b.ReportMetric(float64(res.Stats.Rejected.Docs), "removed")
 		})
 	}
+}
+
+// BenchmarkFilters is every filter of the zh-web recipe together (text
+// stats, the Chinese pack, Gopher, FineWeb, C4, flagged words, PII and the
+// quality score) on one core, over zh-laws already normalized, identified
+// and segmented outside the timing (the target excludes segmentation).
+func BenchmarkFilters(b *testing.B) {
+	dir, _ := benchDir(filepath.Join(testenv.SharedCorpora(b), "zh-laws"))
+	var docs []pipeline.Doc
+	var sources []string
+	var bytes int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) == ".md" && d.Name() != "SOURCES.md" {
+			data, _ := os.ReadFile(p)
+			docs = append(docs, pipeline.Doc{Text: string(data)})
+			sources = append(sources, p)
+			bytes += int64(len(data))
+		}
+		return nil
+	})
+	reg := NewRegistry()
+	build := func(names ...string) []pipeline.Stage {
+		var specs []pipeline.StageSpec
+		for _, n := range names {
+			specs = append(specs, pipeline.StageSpec{Name: n, Path: n})
+		}
+		st, _, err := reg.Build(specs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	prep := build("normalize", "langid", "segment")
+	filters := build("text_stats", "zh_quality", "gopher_repetition", "gopher_quality", "fineweb", "c4", "flagged_words", "pii", "quality_score")
+	batch := pipeline.NewBatch(memory.DefaultAllocator, 0, docs, sources, false)
+	defer batch.Release()
+	ctx := context.Background()
+	for _, st := range prep {
+		if err := st.Process(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(bytes)
+	b.ResetTimer()
+	cpu0 := testenv.ProcessCPU()
+	for i := 0; i < b.N; i++ {
+		for _, st := range filters {
+			if err := st.Process(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu0)
 }
