@@ -22,13 +22,18 @@ stages:
   - langid: {}
   - exact_dedup: {}
   - length: %LENGTH%
+  - text_stats: %TEXTSTATS%
   - flagged_words: {}
   - quality_score: {}
 `
 
 func writeRetuneConfig(t *testing.T, dir, name, length string) string {
 	t.Helper()
-	yml := strings.NewReplacer("%IN%", filepath.Join(testenv.Fixtures(t), "corpus"), "%LENGTH%", length).Replace(retuneBase)
+	stats := "{}"
+	if strings.Contains(length, "200") { // the new thresholds: a family's too
+		stats = "{thresholds: {default: {max_special_char_frac: 0.3}, zh: {min_alnum_frac: 0.7}}}"
+	}
+	yml := strings.NewReplacer("%IN%", filepath.Join(testenv.Fixtures(t), "corpus"), "%LENGTH%", length, "%TEXTSTATS%", stats).Replace(retuneBase)
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
@@ -75,7 +80,7 @@ func TestRetuneEqualsRerun(t *testing.T) {
 	if err != nil || m.Totals.Kept != int64(len(want)) {
 		t.Errorf("written manifest: %+v, %v", m, err)
 	}
-	if !strings.Contains(report.String(), "length.chars<200") || !strings.Contains(report.String(), "now dropped by length.chars<200:") {
+	if !strings.Contains(report.String(), "text_stats.") || !strings.Contains(report.String(), "now dropped by length.chars<200:") {
 		t.Errorf("the report names no flipped rule:\n%s", report.String())
 	}
 	// Rejected rows of the re-decided run carry the new reasons.
@@ -109,14 +114,15 @@ func TestRetuneRefusesOtherStages(t *testing.T) {
 	out := filepath.Join(dir, "old")
 	runConfig(t, oldCfg, out)
 	other := strings.Replace(retuneBase, "  - exact_dedup: {}\n", "  - exact_dedup: {digits: true}\n", 1)
-	other = strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}").Replace(other)
-	after := strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}").Replace(strings.Replace(retuneBase, "  - exact_dedup: {}\n", "", 1) + "  - exact_dedup: {}\n")
+	fill := strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}", "%TEXTSTATS%", "{}")
+	other = fill.Replace(other)
+	after := fill.Replace(strings.Replace(retuneBase, "  - exact_dedup: {}\n", "", 1) + "  - exact_dedup: {}\n")
 	for _, c := range []struct{ yml, want string }{
 		{other, "stage 2 (exact_dedup): its options changed"},
 		{after, "stage 2 is exact_dedup in the run and length in the new config"},
 		{strings.Replace(other, "exact_dedup: {digits: true}", "exact_dedup: {}", 1) + "", ""},
-		{strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}", "flagged_words: {}", "flagged_words: {lists: {default: 'builtin:en'}}").Replace(retuneBase),
-			"stage 4 (flagged_words): options other than thresholds changed, so its stored signals are stale"},
+		{strings.NewReplacer("%IN%", "x", "%LENGTH%", "{}", "%TEXTSTATS%", "{}", "flagged_words: {}", "flagged_words: {lists: {default: 'builtin:en'}}").Replace(retuneBase),
+			"stage 5 (flagged_words): options other than thresholds changed, so its stored signals are stale"},
 	} {
 		p := filepath.Join(dir, "c.yaml")
 		os.WriteFile(p, []byte(c.yml), 0o644)
