@@ -24,6 +24,11 @@ type Doc struct {
 	Lang string
 	// Messages of instruction data (nil for plain records).
 	Messages []pipeline.Message
+
+	// shared holds the batch's token streams, built once per document for
+	// all families (row is the document's row in the batch).
+	shared *tuShared
+	row    int
 }
 
 // Computer computes a family's signals for one document: out has one slot
@@ -235,10 +240,11 @@ func (s *familyStage) Process(ctx context.Context, b *pipeline.Batch) error {
 	texts := b.Texts()
 	langs, _ := b.Column("lang").(*array.String)
 	msgs := messagesOf(b)
+	shared := sharedTokens(b)
 	values := make([]float64, nsig)
 	var d Doc
 	for i := 0; i < n; i++ {
-		d = Doc{Text: texts.Value(i)}
+		d = Doc{Text: texts.Value(i), shared: shared, row: i}
 		if b.Tokens != nil {
 			d.Words = b.Tokens[i]
 		}

@@ -133,3 +133,43 @@ func TestFamilyStageProcess(t *testing.T) {
 		}
 	}
 }
+
+// Families of one chain share the batch's token streams: the signals are
+// the same as each family computing its own.
+func TestSharedTokensSameSignals(t *testing.T) {
+	docs := []pipeline.Doc{
+		{Text: "今天天气很好。我们去公园散步吧！\n今天天气很好。"},
+		{Text: "The quick brown fox jumps over the lazy dog. The quick brown fox."},
+		{Text: ""},
+		{Text: "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十"},
+	}
+	run := func(families ...*Family) *pipeline.Batch {
+		b := pipeline.NewBatch(memory.NewGoAllocator(), 0, docs, make([]string, len(docs)), false)
+		b.Tokens = [][]string{{"今天", "天气", "很", "好", "我们", "去", "公园", "散步", "吧", "今天", "天气", "很", "好"}, nil, nil, nil}
+		for _, f := range families {
+			th, err := f.resolve(f.defaultOptions().Thresholds, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := newFamilyStage(f, th).Process(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	shared := run(GopherRepetition, FineWeb, GopherQuality)
+	defer shared.Release()
+	for _, f := range []*Family{GopherRepetition, FineWeb, GopherQuality} {
+		alone := run(f)
+		for _, sig := range f.Signals {
+			a, b := shared.Column(f.Column(sig.Name)), alone.Column(f.Column(sig.Name))
+			if !array.Equal(a, b) {
+				t.Errorf("%s: shared %v, alone %v", f.Column(sig.Name), a, b)
+			}
+		}
+		alone.Release()
+	}
+	if shared.Scratch(tuSharedKey{}) == nil {
+		t.Error("no shared token streams kept during the chain")
+	}
+}

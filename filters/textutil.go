@@ -11,9 +11,12 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"winnow/pipeline"
 )
 
 // tuSpan is a byte range [start, end) of a document.
@@ -504,25 +507,62 @@ type tuTokens struct {
 	n         int  // tokens counted in count-only mode
 	countOnly bool // count tokens in n instead of storing them
 	fromWords bool // Doc.Words were used
+	borrowed  bool // toks is a shared stream: read it, never append to it
+}
+
+// tuShared is a batch's token streams, kept in the batch's scratch so that
+// the families of one stage chain tokenize each document once.
+type tuShared struct {
+	toks      [][]tuToken
+	fromWords []bool
+	built     []bool
+}
+
+type tuSharedKey struct{}
+
+// sharedTokens returns the batch's token streams, creating them.
+func sharedTokens(b *pipeline.Batch) *tuShared {
+	if s, ok := b.Scratch(tuSharedKey{}).(*tuShared); ok && len(s.built) == b.Len() {
+		return s
+	}
+	n := b.Len()
+	s := &tuShared{toks: make([][]tuToken, n), fromWords: make([]bool, n), built: make([]bool, n)}
+	b.SetScratch(tuSharedKey{}, s)
+	return s
 }
 
 // tuKeepTokens bounds the token scratch a Computer keeps between documents.
 const tuKeepTokens = 1 << 20
 
-// build tokenizes d.Text (see tuTokens) into t.toks.
+// build tokenizes d.Text (see tuTokens) into t.toks, or borrows the
+// stream another family of the chain built for the same document.
 func (t *tuTokens) build(d *Doc) {
 	t.countOnly = false
+	if s := d.shared; s != nil && s.built[d.row] {
+		t.toks, t.n, t.fromWords, t.borrowed = s.toks[d.row], len(s.toks[d.row]), s.fromWords[d.row], true
+		return
+	}
 	t.run(d)
+	if s := d.shared; s != nil {
+		s.toks[d.row] = slices.Clone(t.toks)
+		s.fromWords[d.row], s.built[d.row] = t.fromWords, true
+	}
 }
 
 // count returns the number of tokens build would make, storing none.
 func (t *tuTokens) count(d *Doc) int {
+	if s := d.shared; s != nil && s.built[d.row] {
+		return len(s.toks[d.row])
+	}
 	t.countOnly = true
 	t.run(d)
 	return t.n
 }
 
 func (t *tuTokens) run(d *Doc) {
+	if t.borrowed {
+		t.toks, t.borrowed = nil, false
+	}
 	t.toks, t.n = t.toks[:0], 0
 	t.fromWords = len(d.Words) > 0 && t.fromDocWords(d.Text, d.Words)
 	if !t.fromWords {
@@ -537,7 +577,7 @@ func (t *tuTokens) run(d *Doc) {
 
 // release drops scratch memory a huge document left behind.
 func (t *tuTokens) release() {
-	if cap(t.toks) > tuKeepTokens {
+	if t.borrowed || cap(t.toks) > tuKeepTokens {
 		t.toks = nil
 	}
 }

@@ -44,9 +44,10 @@ type Batch struct {
 	// stages; nil until a stage sets it.
 	Tokens [][]string
 
-	mem    memory.Allocator
-	counts map[string]int64 // by the stage now running; see AddCount
-	side   map[any]any      // per-stage side data; see SetSide
+	mem     memory.Allocator
+	counts  map[string]int64 // by the stage now running; see AddCount
+	side    map[any]any      // per-stage side data; see SetSide
+	scratch map[any]any      // shared by the stages of one chain; see SetScratch
 	// held are arrays the batch keeps alive for side data that points
 	// into them (staged tokens); released with the batch.
 	held   []arrow.Array
@@ -266,6 +267,23 @@ func (b *Batch) SetSide(owner, v any) {
 // Side returns what SetSide kept for owner, or nil.
 func (b *Batch) Side(owner any) any { return b.side[owner] }
 
+// SetScratch keeps v for the rest of this batch's stage chain: the engine
+// drops it when the chain ends, before the batch waits for the writer, so
+// stages can share per-row work (a token stream) without holding it longer.
+func (b *Batch) SetScratch(key, v any) {
+	if b.scratch == nil {
+		b.scratch = map[any]any{}
+	}
+	b.scratch[key] = v
+}
+
+// Scratch returns what SetScratch kept for key, or nil.
+func (b *Batch) Scratch(key any) any { return b.scratch[key] }
+
+// ClearScratch drops the scratch data; the engine calls it when a chain
+// ends (and a benchmark between runs of the same stages).
+func (b *Batch) ClearScratch() { b.scratch = nil }
+
 // Release frees the batch's Arrow memory.
 func (b *Batch) Release() {
 	for _, c := range b.cols {
@@ -274,5 +292,5 @@ func (b *Batch) Release() {
 	for _, a := range b.held {
 		a.Release()
 	}
-	b.cols, b.fields, b.held, b.side = nil, nil, nil, nil
+	b.cols, b.fields, b.held, b.side, b.scratch = nil, nil, nil, nil, nil
 }

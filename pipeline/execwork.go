@@ -27,6 +27,7 @@ func (r *run) work(ctx context.Context, steps []step, in <-chan rawBatch, out ch
 			b.Release()
 			return err
 		}
+		b.ClearScratch()
 		select {
 		case out <- b:
 		case <-ctx.Done():
