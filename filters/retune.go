@@ -75,6 +75,9 @@ func NewRetuner(oldStages, newStages []pipeline.Stage, oldOpts, newOpts []any) (
 	return r, nil
 }
 
+// StageNames lists the config's stages in order.
+func (r *Retuner) StageNames() []string { return r.names }
+
 // Bind prepares the re-decision of rec's rows. dropStage is the run's
 // drop_stage column (nil in kept shards).
 func (r *Retuner) Bind(rec arrow.RecordBatch) (func(row int, oldStage string) pipeline.Drop, error) {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -76,7 +78,7 @@ func Retune(ctx context.Context, w io.Writer, o RetuneOptions) (*RetuneResult, e
 	if err != nil {
 		return nil, fmt.Errorf("retune %s with %s: %w", o.Run, o.ConfigPath, err)
 	}
-	rd := &retuneRun{opts: o, rt: rt, flips: map[string]*RuleFlips{}, res: &RetuneResult{}}
+	rd := &retuneRun{opts: o, rt: rt, flips: map[string]*RuleFlips{}, res: &RetuneResult{}, dropped: map[string]map[string]pipeline.Count{}}
 	if o.Write != "" {
 		if err := rd.openWriters(newCfg, newOpts); err != nil {
 			return nil, err
@@ -110,6 +112,8 @@ type retuneRun struct {
 	res            *RetuneResult
 	kept, rejected *pipeline.ShardWriter
 	nKept, nRej    int64
+	stats          pipeline.Stats
+	dropped        map[string]map[string]pipeline.Count // stage → reason → documents and bytes
 }
 
 func (r *retuneRun) file(ctx context.Context, path string) error {
@@ -167,6 +171,7 @@ func (r *retuneRun) batch(ctx context.Context, rec arrow.RecordBatch) error {
 		}
 		drops[i] = now
 		r.tally(was, now, ids.Value(i)+"  "+clip(texts.Value(i), 60))
+		r.count(now, int64(texts.ValueLen(i)))
 		if now.Stage == "" {
 			r.res.Kept = append(r.res.Kept, ids.Value(i))
 		}
@@ -175,6 +180,24 @@ func (r *retuneRun) batch(ctx context.Context, rec arrow.RecordBatch) error {
 		return nil
 	}
 	return r.write(ctx, rec, drops)
+}
+
+// count adds a document to the stats of the re-decided run.
+func (r *retuneRun) count(d pipeline.Drop, bytes int64) {
+	if d.Stage == "" {
+		r.stats.Kept.Docs++
+		r.stats.Kept.Bytes += bytes
+		return
+	}
+	r.stats.Rejected.Docs++
+	r.stats.Rejected.Bytes += bytes
+	if r.dropped[d.Stage] == nil {
+		r.dropped[d.Stage] = map[string]pipeline.Count{}
+	}
+	c := r.dropped[d.Stage][d.Reason]
+	c.Docs++
+	c.Bytes += bytes
+	r.dropped[d.Stage][d.Reason] = c
 }
 
 func (r *retuneRun) tally(was, now pipeline.Drop, example string) {
@@ -343,9 +366,30 @@ func (r *retuneRun) finish(old *pipeline.Manifest, cfg pipeline.Config, opts []a
 	if err := pipeline.WriteFileAtomic(filepath.Join(dir, "config.yaml"), yml); err != nil {
 		return err
 	}
+	// stats.json: the counts of the re-decision; the run's throughput and
+	// stage times stay those of the run that computed the signals.
+	r.stats.RunID, r.stats.Version = "retune-"+old.RunID, pipeline.Version
+	for _, name := range r.rt.StageNames() {
+		st := pipeline.StageStats{Name: name, Dropped: r.dropped[name]}
+		if st.Dropped == nil {
+			st.Dropped = map[string]pipeline.Count{}
+		}
+		r.stats.Stages = append(r.stats.Stages, st)
+	}
+	if err := pipeline.WriteJSON(filepath.Join(dir, "stats.json"), &r.stats); err != nil {
+		return err
+	}
 	m := *old
 	m.RunID, m.Start, m.End, m.ConfigSHA256 = "retune-"+old.RunID, time.Now().UTC(), time.Now().UTC(), hash
 	m.Outputs = append(append([]pipeline.OutputFile{}, r.kept.Outputs...), r.rejected.Outputs...)
+	for _, name := range []string{"config.yaml", "stats.json"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		m.Outputs = append(m.Outputs, pipeline.OutputFile{Path: name, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	}
 	for _, o := range old.Outputs {
 		if strings.HasPrefix(o.Path, "quarantine/") {
 			data, err := os.ReadFile(filepath.Join(r.opts.Run, o.Path))

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,11 @@ func TestRetuneEqualsRerun(t *testing.T) {
 	m, err := pipeline.ReadManifest(written)
 	if err != nil || m.Totals.Kept != int64(len(want)) {
 		t.Errorf("written manifest: %+v, %v", m, err)
+	}
+	var st pipeline.Stats
+	data, _ := os.ReadFile(filepath.Join(written, "stats.json"))
+	if err := json.Unmarshal(data, &st); err != nil || st.Kept.Docs != int64(len(want)) || st.Stages[3].Name != "length" || st.Stages[3].Dropped["length.chars<200"].Docs == 0 {
+		t.Errorf("written stats.json: %s (%v)", data, err)
 	}
 	if !strings.Contains(report.String(), "text_stats.") || !strings.Contains(report.String(), "now dropped by length.chars<200:") {
 		t.Errorf("the report names no flipped rule:\n%s", report.String())
