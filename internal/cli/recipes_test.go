@@ -120,3 +120,37 @@ func rates(reasons map[string]int, total int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// en-web on English pages and zh-sft on the two Chinese Alpaca variants:
+// per-rule drop rates for the note, and the outcomes that must hold.
+func TestOtherRecipesOnCorpora(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jieba and lingua over the corpora")
+	}
+	corpora := testenv.SharedCorpora(t)
+	kept, rejected, _ := recipeRun(t, "en-web", filepath.Join(corpora, "web", "en-web-sample.jsonl"), filepath.Join(corpora, "web", "text-clean.jsonl"))
+	reasons := map[string]int{}
+	for _, r := range rejected {
+		reasons[r["drop_reason"].(string)]++
+	}
+	t.Logf("en-web on en-web-sample + text-clean: %d kept of %d; drops: %s", len(kept), len(kept)+len(rejected), rates(reasons, len(kept)+len(rejected)))
+	if reasons["lang_not_kept"] == 0 {
+		t.Error("en-web kept the Chinese pages of text-clean")
+	}
+	for _, r := range kept {
+		if r["lang"] != "en" {
+			t.Errorf("en-web kept %v in %v", r["id"], r["lang"])
+		}
+	}
+	kept, rejected, _ = recipeRun(t, "zh-sft", filepath.Join(corpora, "zh-sft", "alpaca-zh", "carbonz0"), filepath.Join(corpora, "zh-sft", "alpaca-zh", "hikariming"))
+	reasons = map[string]int{}
+	for _, r := range rejected {
+		reasons[r["drop_reason"].(string)]++
+	}
+	t.Logf("zh-sft on the two alpaca-zh variants: %d kept of %d; drops: %s", len(kept), len(kept)+len(rejected), rates(reasons, len(kept)+len(rejected)))
+	// One variant is a hand-corrected copy of the other: most instructions
+	// appear twice.
+	if reasons["exact_duplicate"] < 3000 {
+		t.Errorf("zh-sft removed %d exact duplicate instructions of ~3,250 pairs", reasons["exact_duplicate"])
+	}
+}
