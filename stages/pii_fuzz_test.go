@@ -12,8 +12,12 @@ import (
 // without matches come back unchanged; the IPv6 parser agrees with
 // net/netip on the input.
 func FuzzPII(f *testing.F) {
-	for _, c := range piiAllCases(f) {
-		f.Add(c.text)
+	// Every tenth table case: with all ~950 the baseline coverage alone took
+	// longer than make test's 10 s of fuzzing on the CI machine.
+	for i, c := range piiAllCases(f) {
+		if i%10 == 0 {
+			f.Add(c.text)
+		}
 	}
 	for _, s := range []string{
 		"", "@", "::", "://", "+86", "（", "（+86）", "护照", "8.8.8.8-13800138000", "a@b.cn@c.cn",
