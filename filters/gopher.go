@@ -363,7 +363,16 @@ func (c *grComputer) Compute(d *Doc, out []float64) {
 		out[grTop2+n-2] = charFrac(c.topNGram(n))
 	}
 	for n := 5; n <= 10; n++ {
-		out[grDup5+n-5] = charFrac(c.dupNGrams(n))
+		dup := c.dupNGrams(n)
+		out[grDup5+n-5] = charFrac(dup)
+		if dup == 0 {
+			// No n-gram repeats, and a repeated longer one would repeat its
+			// n-gram prefix: every longer pass finds nothing either.
+			for m := n + 1; m <= 10; m++ {
+				out[grDup5+m-5] = charFrac(0)
+			}
+			break
+		}
 	}
 }
 
