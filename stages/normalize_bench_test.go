@@ -1,16 +1,11 @@
 package stages
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"winnow/internal/testenv"
-	"winnow/pipeline"
 )
 
 // Benchmarks of the normalize stage in MB/s (b.SetBytes: input bytes per
@@ -117,29 +112,5 @@ func BenchmarkNormalizeProcessZhProse(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	docs := make([]pipeline.Doc, len(texts))
-	srcs := make([]string, len(texts))
-	total := 0
-	for i, t := range texts {
-		docs[i] = pipeline.Doc{Text: t, Offset: int64(i)}
-		srcs[i] = "zh-prose"
-		total += len(t)
-	}
-	b.SetBytes(int64(total))
-	b.ReportAllocs()
-	var cpu time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		batch := pipeline.NewBatch(memory.DefaultAllocator, 0, docs, srcs, false)
-		b.StartTimer()
-		cpu0 := testenv.ProcessCPU()
-		if err := st.Process(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-		cpu += testenv.ProcessCPU() - cpu0
-		b.StopTimer()
-		batch.Release()
-		b.StartTimer()
-	}
-	testenv.ReportMBPerCPU(b, int64(total), cpu)
+	benchStage(b, st, texts, "zh-prose")
 }

@@ -1,14 +1,7 @@
 package stages
 
 import (
-	"context"
 	"testing"
-	"time"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"winnow/internal/testenv"
-	"winnow/pipeline"
 )
 
 // Benchmarks of the pii stage in MB/s of input (b.SetBytes) and MB/cpu-s;
@@ -54,29 +47,5 @@ func BenchmarkPIIDense(b *testing.B) {
 func BenchmarkPIIProcessZhLaws(b *testing.B) {
 	texts := benchDocs(b, "zh-laws")
 	st := newTestPII(b, nil)
-	docs := make([]pipeline.Doc, len(texts))
-	srcs := make([]string, len(texts))
-	total := 0
-	for i, t := range texts {
-		docs[i] = pipeline.Doc{Text: t, Offset: int64(i)}
-		srcs[i] = "zh-laws"
-		total += len(t)
-	}
-	b.SetBytes(int64(total))
-	b.ReportAllocs()
-	var cpu time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		batch := pipeline.NewBatch(memory.DefaultAllocator, 0, docs, srcs, false)
-		b.StartTimer()
-		cpu0 := testenv.ProcessCPU()
-		if err := st.Process(context.Background(), batch); err != nil {
-			b.Fatal(err)
-		}
-		cpu += testenv.ProcessCPU() - cpu0
-		b.StopTimer()
-		batch.Release()
-		b.StartTimer()
-	}
-	testenv.ReportMBPerCPU(b, int64(total), cpu)
+	benchStage(b, st, texts, "zh-laws")
 }
