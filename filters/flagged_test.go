@@ -392,18 +392,7 @@ func BenchmarkFlagged(b *testing.B) {
 					docs[i].Words = w
 				}
 			}
-			c := FlaggedFamily.NewComputer()
-			out := []float64{0, 0}
-			b.SetBytes(n)
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := testenv.ProcessCPU()
-			for b.Loop() {
-				for i := range docs {
-					c.Compute(&docs[i], out)
-				}
-			}
-			testenv.ReportMBPerCPU(b, n, testenv.ProcessCPU()-cpu)
+			benchComputer(b, FlaggedFamily, docs, n)
 		})
 	}
 }

@@ -633,20 +633,9 @@ func BenchmarkInstruction(b *testing.B) {
 			}
 		}
 	}
-	c := InstructionFamily.NewComputer()
-	out := make([]float64, len(InstructionFamily.Signals))
 	docs := make([]Doc, len(recs))
 	for i, r := range recs {
 		docs[i] = Doc{Messages: r}
 	}
-	b.SetBytes(bytes)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := testenv.ProcessCPU()
-	for b.Loop() {
-		for i := range docs {
-			c.Compute(&docs[i], out)
-		}
-	}
-	testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu)
+	benchComputer(b, InstructionFamily, docs, bytes)
 }

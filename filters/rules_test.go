@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"gopkg.in/yaml.v3"
 
+	"winnow/internal/testenv"
 	"winnow/pipeline"
 )
 
@@ -172,4 +173,21 @@ func TestSharedTokensSameSignals(t *testing.T) {
 	if shared.Scratch(tuSharedKey{}) == nil {
 		t.Error("no shared token streams kept during the chain")
 	}
+}
+
+// benchComputer runs a fresh computer of f over docs per iteration and
+// reports MB/s and MB/cpu-s of the given input bytes.
+func benchComputer(b *testing.B, f *Family, docs []Doc, bytes int64) {
+	c := f.NewComputer()
+	out := make([]float64, len(f.Signals))
+	b.SetBytes(bytes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := testenv.ProcessCPU()
+	for b.Loop() {
+		for i := range docs {
+			c.Compute(&docs[i], out)
+		}
+	}
+	testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu)
 }
