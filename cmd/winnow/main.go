@@ -47,7 +47,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
@@ -186,6 +186,35 @@ are only named.`,
 	c.Flags().StringVar(&o.File, "file", "", "a file holding the document")
 	c.Flags().StringVar(&o.ID, "id", "", "the id of a document of --run")
 	c.Flags().StringVar(&o.Run, "run", "", "a finished run directory (with --id)")
+	return c
+}
+
+func inspectCmd(code *int) *cobra.Command {
+	o := cli.InspectOptions{}
+	c := &cobra.Command{
+		Use:   "inspect RUN [--reason RULE] [--kept] [--lang zh] [--sample 20] [--seed N]",
+		Short: "Print a reproducible sample of a run's dropped (or kept) documents with their signals",
+		Long: `Without --reason, inspect lists the run's drop reasons with their counts. With
+--reason (a whole drop_reason such as gopher_repetition.dup_line_frac>0.287, or a
+prefix: a stage, or stage.signal) it prints a sample of those documents with the
+signals of that stage and quality_score; --kept samples the survivors instead. The
+same run and --seed give the same sample.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Run = args[0]
+			if err := cli.Inspect(cmd.Context(), cmd.OutOrStdout(), o); err != nil {
+				*code = cli.ExitIO
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Reason, "reason", "", "drop_reason or its prefix (stage, stage.signal)")
+	c.Flags().BoolVar(&o.Kept, "kept", false, "sample kept documents instead")
+	c.Flags().StringVar(&o.Lang, "lang", "", "only documents whose lang is this")
+	c.Flags().IntVar(&o.Sample, "sample", 20, "documents to show")
+	c.Flags().Uint64Var(&o.Seed, "seed", 1, "sampling seed")
+	c.Flags().IntVar(&o.Width, "width", 300, "characters of text shown per document")
 	return c
 }
 
