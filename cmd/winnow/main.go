@@ -47,7 +47,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), benchCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
@@ -215,6 +215,32 @@ same run and --seed give the same sample.`,
 	c.Flags().IntVar(&o.Sample, "sample", 20, "documents to show")
 	c.Flags().Uint64Var(&o.Seed, "seed", 1, "sampling seed")
 	c.Flags().IntVar(&o.Width, "width", 300, "characters of text shown per document")
+	return c
+}
+
+func benchCmd(code *int) *cobra.Command {
+	o := cli.BenchOptions{Recipe: "zh-web"}
+	c := &cobra.Command{
+		Use:   "bench [--recipe zh-web] [-i corpus …] [--json]",
+		Short: "Measure each stage of a recipe alone and the whole recipe: MB/s and docs/s per core, peak RSS",
+		Long: `Bench runs every stage of the recipe alone, then the whole recipe, each as a separate
+winnow run with one worker over a standard corpus: zh-laws, zh-prose, the DRCD paragraphs
+and web/text-junk.jsonl from ../shared/corpora (or $WINNOW_SHARED/corpora) when present,
+else fixtures/corpus. It prints MB/s and documents/s per core (per second of the stage's
+own CPU time; for the recipe, of the whole process) and each run's peak RSS.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Stderr = cmd.ErrOrStderr()
+			if _, err := cli.Bench(cmd.Context(), cmd.OutOrStdout(), o); err != nil {
+				*code = cli.ExitInternal
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Recipe, "recipe", o.Recipe, "the recipe to measure")
+	c.Flags().StringSliceVarP(&o.Inputs, "input", "i", nil, "corpus files or directories instead of the standard corpus")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print JSON instead of a table")
 	return c
 }
 
