@@ -43,6 +43,7 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=20x -cpu=1 ./stages/
 	$(GO) test -run='^$$' -bench=. -cpu=1 ./dedup/
 	tools/bench/rss.sh
+	$(MAKE) build && ./$(BIN) bench
 
 clean:
 	rm -rf bin out
