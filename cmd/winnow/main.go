@@ -47,7 +47,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), benchCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), reportCmd(&code), benchCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
@@ -241,6 +241,31 @@ own CPU time; for the recipe, of the whole process) and each run's peak RSS.`,
 	c.Flags().StringVar(&o.Recipe, "recipe", o.Recipe, "the recipe to measure")
 	c.Flags().StringSliceVarP(&o.Inputs, "input", "i", nil, "corpus files or directories instead of the standard corpus")
 	c.Flags().BoolVar(&o.JSON, "json", false, "print JSON instead of a table")
+	return c
+}
+
+func reportCmd(code *int) *cobra.Command {
+	o := cli.ReportOptions{}
+	c := &cobra.Command{
+		Use:   "report RUN [--open]",
+		Short: "Rebuild RUN/report.html: a self-contained page of the run's funnel, drops, languages, signals and samples",
+		Long: `Report writes RUN/report.html from the run's stats.json, manifest.json, config.yaml and
+shards: the funnel of documents through the stages, drop reasons by rule, the language mix
+before and after, a histogram of every signal with its thresholds, duplicate cluster sizes,
+samples of dropped documents per rule and of kept ones, the config and the manifest. The
+page loads nothing from the network. winnow run writes it at the end of every run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Run = args[0]
+			if err := cli.Report(cmd.Context(), cmd.OutOrStdout(), o); err != nil {
+				*code = cli.ExitIO
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&o.Open, "open", false, "open the page in the desktop's browser")
+	c.Flags().Uint64Var(&o.Seed, "seed", 1, "seed of the document samples")
 	return c
 }
 

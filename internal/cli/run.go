@@ -17,6 +17,7 @@ import (
 	"winnow/dedup"
 	"winnow/filters"
 	"winnow/pipeline"
+	"winnow/report"
 	"winnow/stages"
 )
 
@@ -139,6 +140,11 @@ func Run(ctx context.Context, f RunFlags, stderr *os.File) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "winnow: run:", err)
 		return exitCode(err)
+	}
+	// The report is derived from the finished run (its manifest included),
+	// so it comes after manifest.json; `winnow report` rebuilds it.
+	if err := report.Write(ctx, res.Dir, report.Options{Seed: 1}); err != nil {
+		log.Warn("report.html not written", "err", err)
 	}
 	t := res.Manifest.Totals
 	fmt.Fprintf(stderr, "winnow: wrote %s: read %d, kept %d, rejected %d, quarantined %d (%.1f MB/s)\n",
