@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/winnow
 FUZZTIME  ?= 10s
 
-.PHONY: build demo test test-short fuzz bench vet clean
+.PHONY: build demo test test-short fuzz bench vet clean check-report
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/winnow
@@ -19,6 +19,10 @@ test: vet
 	# Accuracy tests over thousands of labelled sentences skip under -race (too slow there): run them plain.
 	$(GO) test -count=1 -run 'Accuracy' ./stages/ ./dedup/
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+# Load out/report.html (from make demo) in headless Chromium, offline; CI runs it.
+check-report: demo
+	tools/check_report.sh out
 
 test-short:
 	$(GO) test -short ./...
