@@ -142,6 +142,7 @@ func (r *run) writeBatch(ctx context.Context, b *Batch, out passOutput) error {
 		}
 		return out.staged.Write(b, rec)
 	}
+	r.columns.add(b)
 	texts := b.Texts()
 	var kept, rejected Count
 	for i := 0; i < b.Len(); i++ {

@@ -32,6 +32,7 @@ func (r *run) finish() (*Result, error) {
 	if st.Seconds > 0 {
 		st.MBPerSecond = float64(st.Read.InputBytes) / 1e6 / st.Seconds
 	}
+	r.columns.fill(st)
 	st.CPUSeconds, st.PeakRSSBytes = processUsage()
 	if st.CPUSeconds > 0 {
 		st.MBPerCPUSecond = float64(st.Read.InputBytes) / 1e6 / st.CPUSeconds

@@ -85,6 +85,7 @@ type run struct {
 	manifest Manifest
 	stats    Stats
 	counters []stageCounter // merged from the workers
+	columns  columnStats    // breakdowns of the final pass's batches
 	kept     *ShardWriter
 	rejected *ShardWriter
 	quarOut  []OutputFile

@@ -93,4 +93,12 @@ type Stats struct {
 	CPUSeconds     float64 `json:"cpu_seconds"`
 	MBPerCPUSecond float64 `json:"mb_per_cpu_second"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+
+	// Breakdowns of the written documents by the columns the stages set.
+	// ByLang: documents (and kept words) per lang value.
+	ByLang map[string]LangStats `json:"by_lang,omitempty"`
+	// DupClusterSizes: kept documents per dup_cluster_size bucket.
+	DupClusterSizes map[string]int64 `json:"dup_cluster_sizes,omitempty"`
+	// Histograms of every float column (signals, scores), kept and rejected.
+	Histograms map[string]Histogram `json:"histograms,omitempty"`
 }
