@@ -246,16 +246,36 @@ own CPU time; for the recipe, of the whole process) and each run's peak RSS.`,
 
 func reportCmd(code *int) *cobra.Command {
 	o := cli.ReportOptions{}
+	var diff bool
+	var examples int
 	c := &cobra.Command{
-		Use:   "report RUN [--open]",
+		Use:   "report RUN [--open] | report --diff RUN_A RUN_B",
 		Short: "Rebuild RUN/report.html: a self-contained page of the run's funnel, drops, languages, signals and samples",
 		Long: `Report writes RUN/report.html from the run's stats.json, manifest.json, config.yaml and
 shards: the funnel of documents through the stages, drop reasons by rule, the language mix
 before and after, a histogram of every signal with its thresholds, duplicate cluster sizes,
 samples of dropped documents per rule and of kept ones, the config and the manifest. The
-page loads nothing from the network. winnow run writes it at the end of every run.`,
-		Args: cobra.ExactArgs(1),
+page loads nothing from the network. winnow run writes it at the end of every run.
+
+With --diff it compares two runs instead: documents dropped per rule and kept per language
+in each, and the documents (by id) kept by one run and not the other, with the reason.`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if diff {
+				if len(args) != 2 {
+					*code = cli.ExitConfig
+					return fmt.Errorf("--diff needs two run directories")
+				}
+				if _, err := cli.DiffRuns(cmd.Context(), cmd.OutOrStdout(), args[0], args[1], examples); err != nil {
+					*code = cli.ExitIO
+					return err
+				}
+				return nil
+			}
+			if len(args) != 1 {
+				*code = cli.ExitConfig
+				return fmt.Errorf("one run directory, or --diff with two")
+			}
 			o.Run = args[0]
 			if err := cli.Report(cmd.Context(), cmd.OutOrStdout(), o); err != nil {
 				*code = cli.ExitIO
@@ -266,6 +286,8 @@ page loads nothing from the network. winnow run writes it at the end of every ru
 	}
 	c.Flags().BoolVar(&o.Open, "open", false, "open the page in the desktop's browser")
 	c.Flags().Uint64Var(&o.Seed, "seed", 1, "seed of the document samples")
+	c.Flags().BoolVar(&diff, "diff", false, "compare two runs: counts per rule and language, documents that changed status")
+	c.Flags().IntVar(&examples, "examples", 5, "with --diff: ids shown each way")
 	return c
 }
 

@@ -144,3 +144,36 @@ func TestRetuneRefusesOtherStages(t *testing.T) {
 		}
 	}
 }
+
+// report --diff between a run and one with stricter thresholds: the rule
+// counts, and every document kept by the first only, with the second's
+// reason.
+func TestDiffRuns(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	runConfig(t, writeRetuneConfig(t, dir, "a.yaml", "{min_chars: 30}"), a)
+	runConfig(t, writeRetuneConfig(t, dir, "b.yaml", "{min_chars: 200}"), b)
+	var out bytes.Buffer
+	d, err := DiffRuns(context.Background(), &out, a, b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptA, keptB := keptIDs(t, a), keptIDs(t, b)
+	if len(d.OnlyKeptA) != len(keptA)-len(keptB) || len(d.OnlyKeptB) != 0 {
+		t.Errorf("only in A %d, only in B %d; kept %d and %d", len(d.OnlyKeptA), len(d.OnlyKeptB), len(keptA), len(keptB))
+	}
+	for _, id := range d.OnlyKeptA {
+		if r := d.ReasonInB[id]; !strings.HasPrefix(r, "length.chars<200") && !strings.HasPrefix(r, "text_stats.") {
+			t.Errorf("%s: reason in B %q", id, r)
+		}
+	}
+	found := false
+	for _, r := range d.Rules {
+		if r.Key == "length.chars<200" && r.A == 0 && r.B > 0 {
+			found = true
+		}
+	}
+	if !found || !strings.Contains(out.String(), "kept in A, in B ") {
+		t.Errorf("diff:\n%s", out.String())
+	}
+}
