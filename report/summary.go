@@ -21,9 +21,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"winnow/pipeline"
 )
@@ -253,7 +250,7 @@ func Summarize(ctx context.Context, runDir string, opts Options) (*Summary, erro
 	parts := []part{{kept, true}, {rejected, false}}
 	for _, pt := range parts {
 		for _, p := range pt.files {
-			if err := eachRecord(ctx, p, func(rec arrow.RecordBatch) error { sc.pass1(rec, pt.kept); return nil }); err != nil {
+			if err := pipeline.EachRecord(ctx, p, func(rec arrow.RecordBatch) error { sc.pass1(rec, pt.kept); return nil }); err != nil {
 				return nil, err
 			}
 		}
@@ -262,7 +259,7 @@ func Summarize(ctx context.Context, runDir string, opts Options) (*Summary, erro
 	if len(sc.hists) > 0 {
 		for _, pt := range parts {
 			for _, p := range pt.files {
-				if err := eachRecord(ctx, p, func(rec arrow.RecordBatch) error { sc.pass2(rec, pt.kept); return nil }); err != nil {
+				if err := pipeline.EachRecord(ctx, p, func(rec arrow.RecordBatch) error { sc.pass2(rec, pt.kept); return nil }); err != nil {
 					return nil, err
 				}
 			}
@@ -347,36 +344,6 @@ func manifestSummary(m *pipeline.Manifest, st *pipeline.Stats) ManifestSummary {
 	}
 	sort.Slice(ms.Quarantined, func(i, j int) bool { return ms.Quarantined[i].Kind < ms.Quarantined[j].Kind })
 	return ms
-}
-
-// eachRecord calls fn with every record of a Parquet file, in order.
-func eachRecord(ctx context.Context, path string, fn func(arrow.RecordBatch) error) error {
-	f, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	fr, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	defer rr.Release()
-	for rr.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(rr.RecordBatch()); err != nil {
-			return err
-		}
-	}
-	if err := rr.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	return nil
 }
 
 // numAt returns row i of a numeric column as a float64; ok is false for

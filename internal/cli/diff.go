@@ -108,7 +108,7 @@ func runStatus(ctx context.Context, run string) (map[string]bool, map[string]str
 		paths, _ := filepath.Glob(filepath.Join(run, sub, "*.parquet"))
 		sort.Strings(paths)
 		for _, p := range paths {
-			err := eachRecord(ctx, p, func(rec arrow.RecordBatch) error {
+			err := pipeline.EachRecord(ctx, p, func(rec arrow.RecordBatch) error {
 				ids, _ := columnOf(rec, pipeline.ColID).(*array.String)
 				reasons, _ := columnOf(rec, pipeline.ColDropReason).(*array.String)
 				for i := 0; ids != nil && i < ids.Len(); i++ {

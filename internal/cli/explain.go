@@ -105,7 +105,7 @@ func docFromRun(run, id string) (pipeline.Doc, error) {
 		slices.Sort(paths)
 		for _, p := range paths {
 			var found *pipeline.Doc
-			err := eachRecord(context.Background(), p, func(rec arrow.RecordBatch) error {
+			err := pipeline.EachRecord(context.Background(), p, func(rec arrow.RecordBatch) error {
 				ids, _ := columnOf(rec, pipeline.ColID).(*array.String)
 				texts, _ := columnOf(rec, pipeline.ColText).(*array.String)
 				for i := 0; found == nil && ids != nil && texts != nil && i < ids.Len(); i++ {

@@ -52,7 +52,7 @@ func Inspect(ctx context.Context, w io.Writer, o InspectOptions) error {
 	sort.Strings(paths)
 	s := &sampler{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), reasons: map[string]int{}}
 	for _, p := range paths {
-		if err := eachRecord(ctx, p, s.record); err != nil {
+		if err := pipeline.EachRecord(ctx, p, s.record); err != nil {
 			return err
 		}
 	}

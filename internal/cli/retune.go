@@ -18,8 +18,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"winnow/filters"
 	"winnow/pipeline"
@@ -117,36 +115,12 @@ type retuneRun struct {
 }
 
 func (r *retuneRun) file(ctx context.Context, path string) error {
-	return eachRecord(ctx, path, func(rec arrow.RecordBatch) error {
+	return pipeline.EachRecord(ctx, path, func(rec arrow.RecordBatch) error {
 		if err := r.batch(ctx, rec); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		return nil
 	})
-}
-
-// eachRecord calls fn with every record of a Parquet file, in order.
-func eachRecord(ctx context.Context, path string, fn func(arrow.RecordBatch) error) error {
-	f, err := file.OpenParquetFile(path, false)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	fr, err := pqarrow.NewFileReader(f, pqarrow.ArrowReadProperties{BatchSize: 4096}, memory.DefaultAllocator)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	defer rr.Release()
-	for rr.Next() {
-		if err := fn(rr.RecordBatch()); err != nil {
-			return err
-		}
-	}
-	return rr.Err()
 }
 
 // batch re-decides one record's rows, tallies the flips and writes them.
