@@ -21,6 +21,7 @@ import (
 
 	"winnow/filters"
 	"winnow/pipeline"
+	"winnow/report"
 )
 
 // RetuneOptions are the settings of `winnow retune`.
@@ -98,7 +99,11 @@ func Retune(ctx context.Context, w io.Writer, o RetuneOptions) (*RetuneResult, e
 	sort.Slice(rd.res.Flips, func(i, j int) bool { return rd.res.Flips[i].Rule < rd.res.Flips[j].Rule })
 	printFlips(w, rd.res, o.Examples)
 	if o.Write != "" {
-		return rd.res, rd.finish(m, newCfg, newOpts)
+		if err := rd.finish(m, newCfg, newOpts); err != nil {
+			return nil, err
+		}
+		// As after a run: the report of the re-decided run, derived from it.
+		return rd.res, report.Write(ctx, o.Write, report.Options{Seed: 1})
 	}
 	return rd.res, nil
 }
@@ -343,11 +348,19 @@ func (r *retuneRun) finish(old *pipeline.Manifest, cfg pipeline.Config, opts []a
 	// stats.json: the counts of the re-decision; the run's throughput and
 	// stage times stay those of the run that computed the signals.
 	r.stats.RunID, r.stats.Version = "retune-"+old.RunID, pipeline.Version
+	// Documents in and out of each stage follow from the drops in order.
+	left := pipeline.Count{Docs: r.stats.Kept.Docs + r.stats.Rejected.Docs, Bytes: r.stats.Kept.Bytes + r.stats.Rejected.Bytes}
+	r.stats.Read.Docs = left
 	for _, name := range r.rt.StageNames() {
-		st := pipeline.StageStats{Name: name, Dropped: r.dropped[name]}
+		st := pipeline.StageStats{Name: name, In: left, Dropped: r.dropped[name]}
 		if st.Dropped == nil {
 			st.Dropped = map[string]pipeline.Count{}
 		}
+		for _, c := range st.Dropped {
+			left.Docs, left.Bytes = left.Docs-c.Docs, left.Bytes-c.Bytes
+		}
+		st.Out = left
+		r.dropped[name] = nil // a stage listed twice counts its drops once
 		r.stats.Stages = append(r.stats.Stages, st)
 	}
 	if err := pipeline.WriteJSON(filepath.Join(dir, "stats.json"), &r.stats); err != nil {

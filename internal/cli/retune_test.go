@@ -81,9 +81,13 @@ func TestRetuneEqualsRerun(t *testing.T) {
 	if err != nil || m.Totals.Kept != int64(len(want)) {
 		t.Errorf("written manifest: %+v, %v", m, err)
 	}
+	if _, err := os.Stat(filepath.Join(written, "report.html")); err != nil {
+		t.Errorf("no report of the re-decided run: %v", err)
+	}
 	var st pipeline.Stats
 	data, _ := os.ReadFile(filepath.Join(written, "stats.json"))
-	if err := json.Unmarshal(data, &st); err != nil || st.Kept.Docs != int64(len(want)) || st.Stages[3].Name != "length" || st.Stages[3].Dropped["length.chars<200"].Docs == 0 {
+	if err := json.Unmarshal(data, &st); err != nil || st.Kept.Docs != int64(len(want)) || st.Stages[3].Name != "length" || st.Stages[3].Dropped["length.chars<200"].Docs == 0 ||
+		st.Stages[len(st.Stages)-1].Out.Docs != int64(len(want)) || st.Stages[0].In.Docs != m.Totals.Read-m.Totals.Quarantined {
 		t.Errorf("written stats.json: %s (%v)", data, err)
 	}
 	if !strings.Contains(report.String(), "text_stats.") || !strings.Contains(report.String(), "now dropped by length.chars<200:") {
