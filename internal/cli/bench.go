@@ -158,7 +158,7 @@ func benchOne(ctx context.Context, self, tmp, name, stages, recipe, record strin
 
 func printBench(w io.Writer, rep *BenchReport) {
 	fmt.Fprintf(w, "machine: %s\ncorpus: %s\n", rep.Machine, strings.Join(rep.Corpus, ", "))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "stage\tMB in\tdocs\tMB/s per core\tdocs/s per core\twall s\tpeak RSS MiB\t")
 	for _, r := range rep.Rows {
 		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%.1f\t%.0f\t%.1f\t%.0f\t\n", r.Name, r.InputMB, r.Docs, r.MBPerCPUSec, r.DocsPerCPUSec, r.WallSeconds, r.PeakRSSMiB)
