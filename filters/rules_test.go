@@ -2,7 +2,11 @@ package filters
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -190,4 +194,48 @@ func benchComputer(b *testing.B, f *Family, docs []Doc, bytes int64) {
 		}
 	}
 	testenv.ReportMBPerCPU(b, bytes, testenv.ProcessCPU()-cpu)
+}
+
+// -update rewrites the golden signal files under testdata/.
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden writes got as JSON to path under -update and returns false;
+// otherwise it reads path into want and returns true.
+func golden(t *testing.T, path string, got, want any) bool {
+	t.Helper()
+	if *updateGolden {
+		b, err := json.MarshalIndent(got, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to write it)", err)
+	}
+	if err := json.Unmarshal(b, want); err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// signalMap names a family's signal values, nil for NaN, as the golden
+// files store them.
+func signalMap(f *Family, v []float64) map[string]*float64 {
+	m := map[string]*float64{}
+	for i, s := range f.Signals {
+		m[s.Name] = nil
+		if !math.IsNaN(v[i]) {
+			x := v[i]
+			m[s.Name] = &x
+		}
+	}
+	return m
 }

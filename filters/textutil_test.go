@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io/fs"
 	"math"
@@ -25,21 +24,6 @@ import (
 	"winnow/pipeline"
 	"winnow/stages"
 )
-
-// The -update flag rewrites the golden signal files under testdata/. It is
-// registered in init, after every package-level variable, so a test file of
-// another family that defines the same flag in a variable wins and both
-// read it.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
-
-func tuUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // ---- real documents ----
 
@@ -408,35 +392,12 @@ func tuCheckGolden(t *testing.T, f *Family, dir string) {
 	var got []entry
 	for _, g := range tuGoldenDocs {
 		v := tuSignals(f, c, &Doc{Text: tuRealDoc(t, g.src, g.key), Lang: g.lang})
-		e := entry{Doc: strings.TrimSuffix(g.src+"#"+g.key, "#"), Lang: g.lang, Signals: map[string]*float64{}, Reason: f.Decide(th, g.lang, v)}
-		for i, s := range f.Signals {
-			if !math.IsNaN(v[i]) {
-				x := v[i]
-				e.Signals[s.Name] = &x
-			} else {
-				e.Signals[s.Name] = nil
-			}
-		}
-		got = append(got, e)
+		got = append(got, entry{Doc: strings.TrimSuffix(g.src+"#"+g.key, "#"), Lang: g.lang, Signals: signalMap(f, v), Reason: f.Decide(th, g.lang, v)})
 	}
 	path := filepath.Join("testdata", dir, f.Name+".json")
-	if tuUpdating() {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
 	var want []entry
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
+	if !golden(t, path, got, &want) {
+		return
 	}
 	if len(want) != len(got) {
 		t.Fatalf("%s has %d documents, want %d (run with -update)", path, len(want), len(got))

@@ -2,10 +2,8 @@ package filters
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -428,37 +426,12 @@ func zhCheckGolden(t *testing.T, f *Family, dir string) {
 	got := map[string]map[string]*float64{}
 	for _, g := range zhGoldenDocs {
 		d := zhCorpusDocByID(t, g.set, g.id)
-		m := map[string]*float64{}
-		for i, v := range zhSignals(f, c, d.text, d.lang) {
-			if !math.IsNaN(v) {
-				m[f.Signals[i].Name] = &v
-			} else {
-				m[f.Signals[i].Name] = nil
-			}
-		}
-		got[g.set+"/"+g.id] = m
+		got[g.set+"/"+g.id] = signalMap(f, zhSignals(f, c, d.text, d.lang))
 	}
 	path := filepath.Join("testdata", dir, "signals.json")
-	if zhUpdate() {
-		b, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
 	var want map[string]map[string]*float64
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
+	if !golden(t, path, got, &want) {
+		return
 	}
 	for doc, sigs := range got {
 		for name, g := range sigs {

@@ -3,7 +3,6 @@ package filters
 import (
 	"bufio"
 	"encoding/json"
-	"flag"
 	"io/fs"
 	"math"
 	"os"
@@ -18,23 +17,8 @@ import (
 	"winnow/internal/testenv"
 )
 
-// Test helpers shared by zh_test.go and text_stats_test.go: the -update
-// flag of the golden files, the readers of the shared corpora, threshold
-// builders.
-
-func init() {
-	// Another test file of the package may define -update as well; the
-	// package's variable initialisers run before init, so look first.
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
-
-// zhUpdate reports whether -update was given.
-func zhUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+// Test helpers shared by zh_test.go and text_stats_test.go: the readers of
+// the shared corpora, threshold builders.
 
 // zhCorpusDoc is one real document of the shared corpora.
 type zhCorpusDoc struct {
