@@ -93,7 +93,7 @@ func (q *qualityScore) Process(ctx context.Context, b *pipeline.Batch) error {
 func (q *qualityScore) score(cols []arrow.Array, row int) (float64, bool) {
 	var sum, weights float64
 	for i, c := range q.components {
-		v, ok := numberAt(cols[i], row)
+		v, ok := pipeline.NumberAt(cols[i], row)
 		if !ok {
 			continue
 		}
@@ -105,26 +105,4 @@ func (q *qualityScore) score(cols []arrow.Array, row int) (float64, bool) {
 		return 0, false
 	}
 	return math.Round(sum/weights*1e4) / 1e4, true
-}
-
-// numberAt reads a numeric column's value; false for null, NaN or a
-// column that is absent or not numeric.
-func numberAt(col arrow.Array, row int) (float64, bool) {
-	if col == nil || col.IsNull(row) {
-		return 0, false
-	}
-	var v float64
-	switch a := col.(type) {
-	case *array.Float64:
-		v = a.Value(row)
-	case *array.Float32:
-		v = float64(a.Value(row))
-	case *array.Int64:
-		v = float64(a.Value(row))
-	case *array.Int32:
-		v = float64(a.Value(row))
-	default:
-		return 0, false
-	}
-	return v, !math.IsNaN(v)
 }

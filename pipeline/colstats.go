@@ -153,3 +153,25 @@ func (c *columnStats) fill(st *Stats) {
 		}
 	}
 }
+
+// NumberAt reads row of a numeric column (float or integer) as a float64;
+// false for an absent column, a null, NaN or a non-numeric column.
+func NumberAt(col arrow.Array, row int) (float64, bool) {
+	if col == nil || col.IsNull(row) {
+		return 0, false
+	}
+	var v float64
+	switch a := col.(type) {
+	case *array.Float64:
+		v = a.Value(row)
+	case *array.Float32:
+		v = float64(a.Value(row))
+	case *array.Int64:
+		v = float64(a.Value(row))
+	case *array.Int32:
+		v = float64(a.Value(row))
+	default:
+		return 0, false
+	}
+	return v, !math.IsNaN(v)
+}

@@ -346,29 +346,10 @@ func manifestSummary(m *pipeline.Manifest, st *pipeline.Stats) ManifestSummary {
 	return ms
 }
 
-// numAt returns row i of a numeric column as a float64; ok is false for
-// nulls, NaN and non-numeric columns.
+// numAt is pipeline.NumberAt without infinities, which no bin can hold.
 func numAt(col arrow.Array, i int) (float64, bool) {
-	if col.IsNull(i) {
-		return 0, false
-	}
-	var v float64
-	switch c := col.(type) {
-	case *array.Float64:
-		v = c.Value(i)
-	case *array.Float32:
-		v = float64(c.Value(i))
-	case *array.Int64:
-		v = float64(c.Value(i))
-	case *array.Int32:
-		v = float64(c.Value(i))
-	default:
-		return 0, false
-	}
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false
-	}
-	return v, true
+	v, ok := pipeline.NumberAt(col, i)
+	return v, ok && !math.IsInf(v, 0)
 }
 
 func strAt(col arrow.Array, i int) (string, bool) {
