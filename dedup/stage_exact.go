@@ -114,17 +114,9 @@ func (s *exactStage) fieldOf(b *pipeline.Batch) (func(int) (string, bool), error
 	}
 	col, ok := b.Column(s.opts.Field).(*array.String)
 	if !ok {
-		return nil, fmt.Errorf("field %s: no string column of that name in the batch (columns: %s)", s.opts.Field, columnNames(b))
+		return nil, fmt.Errorf("field %s: no string column of that name in the batch (columns: %s)", s.opts.Field, strings.Join(b.ColumnNames(), ", "))
 	}
 	return func(i int) (string, bool) { return col.Value(i), col.IsValid(i) }, nil
-}
-
-func columnNames(b *pipeline.Batch) string {
-	var names []string
-	for _, f := range b.Fields() {
-		names = append(names, f.Name)
-	}
-	return strings.Join(names, ", ")
 }
 
 // messageField picks the first user or the last assistant message's content.

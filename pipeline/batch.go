@@ -204,6 +204,15 @@ func (b *Batch) takeCounts() map[string]int64 {
 // Fields returns the batch's schema fields in column order.
 func (b *Batch) Fields() []arrow.Field { return b.fields }
 
+// ColumnNames returns the batch's column names in order.
+func (b *Batch) ColumnNames() []string {
+	names := make([]string, len(b.fields))
+	for i, f := range b.fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
 // Column returns the named column, or nil when the batch has none.
 func (b *Batch) Column(name string) arrow.Array {
 	if i := b.index(name); i >= 0 {

@@ -57,7 +57,7 @@ func Explain(ctx context.Context, w io.Writer, o ExplainOptions) error {
 			fmt.Fprintf(w, "%s: needs the whole corpus; not run for one document\n", st.Name())
 			continue
 		}
-		before, text := columnNames(b), b.Texts().Value(0)
+		before, text := b.ColumnNames(), b.Texts().Value(0)
 		if err := st.Process(ctx, b); err != nil {
 			return fmt.Errorf("stage %s: %w", st.Name(), err)
 		}
@@ -124,14 +124,6 @@ func docFromRun(run, id string) (pipeline.Doc, error) {
 		}
 	}
 	return pipeline.Doc{}, fmt.Errorf("no document with id %q in %s", id, run)
-}
-
-func columnNames(b *pipeline.Batch) []string {
-	var names []string
-	for _, f := range b.Fields() {
-		names = append(names, f.Name)
-	}
-	return names
 }
 
 // firstCell renders row 0 of a column briefly: floats to 4 digits.
