@@ -56,9 +56,23 @@ type Result struct {
 // before any work, streams every input through the stage chain, and writes
 // shards, quarantine files, stats.json, config.yaml and, last, manifest.json.
 func Run(ctx context.Context, opts RunOptions) (*Result, error) {
+	if err := opts.Config.Validate(); err != nil { // before the lock creates output.dir
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	lock, err := AcquireLock(opts.Config.Output.Dir)
+	if errors.Is(err, ErrLocked) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
+	}
+	defer lock.Release() // a lock left behind is taken over by the next run
 	r, err := newRun(opts)
 	if err != nil {
 		return nil, err
+	}
+	if lock.Stale != nil {
+		r.log.Warn("took over the lock of a run that is gone", "lock", lock.Path(), "owner_pid", lock.Stale.PID,
+			"owner_host", lock.Stale.Host, "owner_start", lock.Stale.Start, "why", lock.StaleWhy)
 	}
 	if err := r.execute(ctx); err != nil {
 		r.abort()
@@ -153,6 +167,7 @@ func prepareOutputDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
+	entries = withoutLockFiles(entries) // the run's own lock stays
 	ours := map[string]bool{ManifestFile: true, "stats.json": true, "config.yaml": true, "report.html": true,
 		"shards": true, "rejected": true, "quarantine": true, "index": true, WorkDir: true}
 	for _, e := range entries {
