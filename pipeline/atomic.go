@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -31,7 +32,17 @@ func createAtomic(final string) (*atomicFile, error) {
 	return &atomicFile{f: f, final: final, sum: sha256.New()}, nil
 }
 
+// testHookWrite, set only by tests, runs before every write to an atomic
+// file with the file's final path; an error it returns fails the write, as
+// a full disk would.
+var testHookWrite func(final string) error
+
 func (a *atomicFile) Write(p []byte) (int, error) {
+	if testHookWrite != nil {
+		if err := testHookWrite(a.final); err != nil {
+			return 0, fmt.Errorf("write %s: %w", a.f.Name(), err)
+		}
+	}
 	n, err := a.f.Write(p)
 	a.sum.Write(p[:n])
 	a.n += int64(n)
@@ -67,9 +78,26 @@ func (a *atomicFile) Abort() {
 
 // WriteFileAtomic writes data to path through an atomicFile.
 func WriteFileAtomic(path string, data []byte) error {
+	return writeFileAtomic(path, data, 0)
+}
+
+// WriteFileAtomicMode is WriteFileAtomic for a file that other users read
+// (a metrics file for node_exporter): its permission bits are perm instead
+// of the temporary file's 0600.
+func WriteFileAtomicMode(path string, data []byte, perm fs.FileMode) error {
+	return writeFileAtomic(path, data, perm)
+}
+
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	a, err := createAtomic(path)
 	if err != nil {
 		return err
+	}
+	if perm != 0 {
+		if err := a.f.Chmod(perm); err != nil {
+			a.Abort()
+			return fmt.Errorf("chmod %s: %w", a.f.Name(), err)
+		}
 	}
 	if _, err := a.Write(data); err != nil {
 		a.Abort()
