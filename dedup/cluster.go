@@ -199,14 +199,20 @@ func (col *clusterCollector) Resolve(ctx context.Context) (pipeline.Decider, err
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	defer r.close()
-	if err := r.open(col.env.WorkDir); err != nil {
+	if err := r.open(col.env); err != nil {
 		return nil, err
 	}
 	uf := NewUnionFind()
+	if r.core.keep == "first" {
+		r.parents = map[uint64]uint64{}
+	}
 	for band, paths := range runs {
 		if err := r.linkBand(ctx, uf, band, paths); err != nil {
 			return nil, err
 		}
+	}
+	for d, p := range r.parents {
+		uf.Union(p, d)
 	}
 	decPath := filepath.Join(col.env.WorkDir, "decisions.fx")
 	removed, err := r.writeDecisions(uf, decPath)
@@ -239,9 +245,13 @@ type resolver struct {
 	sa, sb     []uint32
 	aDoc       uint64 // the document whose signature a holds, when aOK
 	aOK        bool
+	// parents holds, with keep: first, each document's earliest linked
+	// earlier document (nil for the other policies, which cluster).
+	parents map[uint64]uint64
 }
 
-func (r *resolver) open(dir string) error {
+func (r *resolver) open(env pipeline.GlobalEnv) error {
+	dir := env.WorkDir
 	var err error
 	if r.meta, err = OpenFixed(filepath.Join(dir, "meta.fx")); err != nil {
 		return err
@@ -253,8 +263,12 @@ func (r *resolver) open(dir string) error {
 		r.a, r.b = make([]byte, 4*r.core.k), make([]byte, 4*r.core.k)
 		r.sa, r.sb = make([]uint32, r.core.k), make([]uint32, r.core.k)
 	}
-	if r.core.index != "" {
-		if r.prior, err = openIndex(r.core.index, r.core); err != nil {
+	index := r.core.index
+	if index == "" {
+		index = env.PriorIndexDir
+	}
+	if index != "" {
+		if r.prior, err = openIndex(index, r.core, env.Retracted); err != nil {
 			return err
 		}
 		r.counts["index_documents"] = int64(r.prior.info.Documents)
@@ -292,8 +306,76 @@ func (r *resolver) linkBand(ctx context.Context, uf *UnionFind, band int, paths 
 				return err
 			}
 		}
+		if r.parents != nil {
+			return r.linkEarlier(docs)
+		}
 		return r.linkGroup(uf, docs)
 	})
+}
+
+// rank orders documents by age: an earlier index's documents (published
+// before this run) first, then this run's in input order.
+func rank(doc uint64) uint64 { return doc ^ indexDocBit }
+
+// linkEarlier is keep: first's linking: a document is removed when it
+// duplicates an earlier one, and points to the earliest such document
+// found in any band (index documents count as earliest). Every earlier
+// member of the group is a candidate, so that which documents stay
+// depends only on the documents before them: one run over day 1 and day 2
+// keeps what a run over day 1 followed by an incremental run over day 2
+// keeps. (Clustering would let a day-2 document bridge two dissimilar
+// day-1 documents and remove a published one; a window of candidates
+// would make the outcome depend on which other documents share the key.)
+func (r *resolver) linkEarlier(docs []uint64) error {
+	first := len(docs) // the group's first index document
+	for i, d := range docs {
+		if d&indexDocBit != 0 {
+			first = i
+			break
+		}
+	}
+	for j, d := range docs[:first] {
+		if err := r.linkToEarliest(d, docs[first:]); err != nil {
+			return err
+		}
+		if err := r.linkToEarliest(d, docs[:j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkToEarliest makes the first of candidates (ascending by rank) that d
+// duplicates d's parent, unless d has an earlier parent already.
+func (r *resolver) linkToEarliest(d uint64, candidates []uint64) error {
+	for _, c := range candidates {
+		if p, ok := r.parents[d]; ok && rank(p) <= rank(c) {
+			return nil
+		}
+		ok, err := r.linked(c, d)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.parents[d] = c
+			return nil
+		}
+	}
+	return nil
+}
+
+// linked reports whether b duplicates a: the same band key suffices
+// without signatures, else the signatures must agree enough.
+func (r *resolver) linked(a, b uint64) (bool, error) {
+	if r.sigs == nil {
+		return true, nil
+	}
+	r.counts["candidate_pairs"]++
+	ok, err := r.similar(a, b)
+	if ok {
+		r.counts["verified_pairs"]++
+	}
+	return ok, err
 }
 
 // linkGroup links every document of a band group to an earlier one: to
@@ -379,14 +461,17 @@ func (r *resolver) readMeta(ord uint64) (docMeta, error) {
 	}, nil
 }
 
+// removal is a removed document of this run and its cluster's keeper.
+type removal struct{ ord, keeper uint64 }
+
 // writeDecisions picks each cluster's kept member and writes one record
 // per member of this run, sorted by ordinal, for the pass that applies
-// them. It returns the removed ordinals, sorted.
-func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]uint64, error) {
+// them. It returns the removed ordinals with their keepers, sorted.
+func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]removal, error) {
 	comps := uf.Components()
 	type dec struct{ ord, keeper, size uint64 }
 	var decs []dec
-	var removed []uint64
+	var removed []removal
 	for _, members := range comps {
 		keeper, size, err := r.choose(members)
 		if err != nil {
@@ -398,7 +483,7 @@ func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]uint64, error) 
 			}
 			decs = append(decs, dec{m, keeper, size})
 			if m != keeper {
-				removed = append(removed, m)
+				removed = append(removed, removal{m, keeper})
 				if keeper&indexDocBit != 0 {
 					r.counts["index_matches"]++
 				}
@@ -408,7 +493,7 @@ func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]uint64, error) 
 	r.counts["clusters"] = int64(len(comps))
 	r.counts["removed"] = int64(len(removed))
 	slices.SortFunc(decs, func(a, b dec) int { return cmpUint64(a.ord, b.ord) })
-	slices.Sort(removed)
+	slices.SortFunc(removed, func(a, b removal) int { return cmpUint64(a.ord, b.ord) })
 	w, err := CreateFixed(path, decisionSize)
 	if err != nil {
 		return nil, err
@@ -440,8 +525,10 @@ func (r *resolver) choose(members []uint64) (keeper, size uint64, err error) {
 	var best docMeta
 	for i, m := range members {
 		if m&indexDocBit != 0 {
-			// Members are sorted: the earlier index's come last.
-			return m, size + uint64(len(members)-i), nil
+			// Members are sorted: the earlier index's come last. The one
+			// that linked may have been removed itself: report its keeper.
+			k, err := r.prior.keeper(m &^ indexDocBit)
+			return k | indexDocBit, size + uint64(len(members)-i), err
 		}
 		md, err := r.readMeta(m)
 		if err != nil {

@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,14 +12,17 @@ import (
 )
 
 // An index keeps what a later run needs to deduplicate against this one:
-// per band a sorted run file of the kept documents' keys, the ids and, for
-// verification, the signatures of every document numbered in the index.
-// A run with `index:` links its documents to the earlier ones; the index it
-// writes covers both (its own documents first, then the earlier index's),
-// so each nightly run only needs the last run's index.
+// per band a sorted run file of every document's keys, the ids, for
+// verification the signatures, and per document the index ordinal of its
+// cluster's kept document (keepers.fx). A run with `index:` links its
+// documents to the earlier ones; the index it writes covers both (its own
+// documents first, then the earlier index's), so each nightly run only
+// needs the last run's index.
 //
-// Removed documents keep their slot in ids and sigs (their keys are left
-// out), which lets the files be copied without renumbering.
+// Removed documents keep their keys: a new document close to one that
+// was removed as a near-duplicate joins that cluster, as it would in one
+// run over all the documents, and dup_of names the cluster's kept
+// document through keepers.fx.
 
 // indexDocBit marks an earlier index's document among this run's ordinals:
 // such documents sort after every document of the run in a band group.
@@ -41,11 +45,19 @@ type priorIndex struct {
 	info indexInfo
 	ids  *StringsReader
 	sigs *FixedReader
+	// keepers maps an ordinal to its cluster's kept document; nil in an
+	// index written before keepers.fx, which held kept documents only.
+	keepers *FixedReader
+	// retracted marks, one bit per document, those whose input files
+	// changed or vanished since: their keys are skipped, so they match
+	// nothing and leave the index this run writes.
+	retracted []uint64
 }
 
 // openIndex opens dir and checks it was built with the same hashing as
-// core: keys of other parameters would never match, silently.
-func openIndex(dir string, core *clusterCore) (*priorIndex, error) {
+// core: keys of other parameters would never match, silently. retracted
+// (may be nil) names the documents to leave out.
+func openIndex(dir string, core *clusterCore, retracted func(id string) bool) (*priorIndex, error) {
 	data, err := os.ReadFile(filepath.Join(dir, indexMeta))
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w (give the index/<stage> directory of an earlier run)", dir, err)
@@ -70,7 +82,52 @@ func openIndex(dir string, core *clusterCore) (*priorIndex, error) {
 			return nil, err
 		}
 	}
+	if _, err := os.Stat(filepath.Join(dir, keepersFile)); err == nil {
+		if p.keepers, err = OpenFixed(filepath.Join(dir, keepersFile)); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	if retracted != nil {
+		if err := p.markRetracted(retracted); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+func (p *priorIndex) markRetracted(retracted func(id string) bool) error {
+	p.retracted = make([]uint64, (p.info.Documents+63)/64)
+	return p.ids.Each(func(i uint64, id string) error {
+		if retracted(id) {
+			p.retracted[i/64] |= 1 << (i % 64)
+		}
+		return nil
+	})
+}
+
+const keepersFile = "keepers.fx"
+
+// keeper returns the kept document of doc's cluster, or doc itself when
+// that one was retracted.
+func (p *priorIndex) keeper(doc uint64) (uint64, error) {
+	if p == nil || p.keepers == nil {
+		return doc, nil
+	}
+	var rec [8]byte
+	if err := p.keepers.Read(doc, rec[:]); err != nil {
+		return 0, err
+	}
+	k := binary.LittleEndian.Uint64(rec[:])
+	if p.isRetracted(k) {
+		return doc, nil
+	}
+	return k, nil
+}
+
+func (p *priorIndex) isRetracted(doc uint64) bool {
+	return p.retracted != nil && p.retracted[doc/64]&(1<<(doc%64)) != 0
 }
 
 func (p *priorIndex) close() {
@@ -83,6 +140,9 @@ func (p *priorIndex) close() {
 	if p.sigs != nil {
 		p.sigs.Close()
 	}
+	if p.keepers != nil {
+		p.keepers.Close()
+	}
 }
 
 func (p *priorIndex) bandPath(band int) string {
@@ -93,12 +153,13 @@ func (p *priorIndex) bandPath(band int) string {
 // whose documents get indexDocBit: the order stays (Key, Doc).
 type withIndex struct {
 	run, idx     *RunMerger
+	prior        *priorIndex
 	a, b         KeyDoc
 	haveA, haveB bool
 }
 
 func openBand(paths []string, prior *priorIndex, band int) (*withIndex, error) {
-	w := &withIndex{}
+	w := &withIndex{prior: prior}
 	var err error
 	if w.run, err = MergeRuns(paths); err != nil {
 		return nil, fmt.Errorf("band %d: %w", band, err)
@@ -129,7 +190,12 @@ func (w *withIndex) pullB() (err error) {
 	if w.idx == nil {
 		return nil
 	}
-	w.b, w.haveB, err = w.idx.Next()
+	for {
+		w.b, w.haveB, err = w.idx.Next()
+		if err != nil || !w.haveB || !w.prior.isRetracted(w.b.Doc) {
+			break
+		}
+	}
 	w.b.Doc |= indexDocBit
 	return err
 }
@@ -158,14 +224,14 @@ func (w *withIndex) Close() error {
 }
 
 // writeIndex writes the index of this run into dst: this run's documents
-// (ordinals 0..n-1) then the earlier index's (n..), keys of kept ones only.
-func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *priorIndex, removed []uint64) error {
+// (ordinals 0..n-1) then the earlier index's (n..). removed lists this
+// run's removed documents with their keepers, sorted by ordinal.
+func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *priorIndex, removed []removal) error {
 	tmp := dst + ".tmp"
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
-	n := col.n
 	if err := copyStrings(filepath.Join(tmp, "ids"), filepath.Join(col.env.WorkDir, "ids"), prior); err != nil {
 		return err
 	}
@@ -174,18 +240,15 @@ func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *prio
 			return err
 		}
 	}
-	// One bit per document: the band records come in key order, so
-	// removal is looked up at random for each of them.
-	gone := make([]uint64, (n+63)/64)
-	for _, ord := range removed {
-		gone[ord/64] |= 1 << (ord % 64)
+	if err := col.writeKeepers(filepath.Join(tmp, keepersFile), prior, removed); err != nil {
+		return err
 	}
 	for band := range col.core.bands {
-		if err := col.writeIndexBand(filepath.Join(tmp, fmt.Sprintf("band-%03d.kd", band)), runs[band], prior, band, gone, uint64(len(removed))); err != nil {
+		if err := col.writeIndexBand(filepath.Join(tmp, fmt.Sprintf("band-%03d.kd", band)), runs[band], prior, band); err != nil {
 			return err
 		}
 	}
-	info := indexInfo{Stage: col.core.name, Version: pipeline.Version, Documents: n, Bands: col.core.bands, SigValues: col.core.k}
+	info := indexInfo{Stage: col.core.name, Version: pipeline.Version, Documents: col.n, Bands: col.core.bands, SigValues: col.core.k}
 	if prior != nil {
 		info.Documents += prior.info.Documents
 	}
@@ -204,13 +267,52 @@ func (col *clusterCollector) writeIndex(dst string, runs [][]string, prior *prio
 	return nil
 }
 
-func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *priorIndex, band int, gone []uint64, removed uint64) error {
+// writeKeepers writes each document's keeper in the new numbering: an
+// earlier index's documents move up by this run's count.
+func (col *clusterCollector) writeKeepers(path string, prior *priorIndex, removed []removal) error {
+	w, err := CreateFixed(path, 8)
+	if err != nil {
+		return err
+	}
+	var rec [8]byte
+	put := func(k uint64) error {
+		binary.LittleEndian.PutUint64(rec[:], k)
+		return w.Append(rec[:])
+	}
+	n := col.n
+	for ord := range n {
+		k := ord
+		if len(removed) > 0 && removed[0].ord == ord {
+			k, removed = removed[0].keeper, removed[1:]
+			if k&indexDocBit != 0 {
+				k = n + k&^indexDocBit
+			}
+		}
+		if err := put(k); err != nil {
+			return err
+		}
+	}
+	if prior != nil {
+		for doc := range prior.info.Documents {
+			k, err := prior.keeper(doc)
+			if err == nil {
+				err = put(n + k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return w.Close()
+}
+
+func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *priorIndex, band int) error {
 	src, err := openBand(runs, prior, band)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	count := col.keyed - removed
+	count := col.keyed
 	if prior != nil {
 		r, err := openRun(prior.bandPath(band))
 		if err != nil {
@@ -230,12 +332,10 @@ func (col *clusterCollector) writeIndexBand(path string, runs []string, prior *p
 			return err
 		}
 		if !ok {
-			return w.commit()
+			return w.commitWritten() // retracted documents' keys are left out
 		}
 		if rec.Doc&indexDocBit != 0 {
 			rec.Doc = col.n + rec.Doc&^indexDocBit
-		} else if gone[rec.Doc/64]&(1<<(rec.Doc%64)) != 0 {
-			continue
 		}
 		if err := w.write(rec); err != nil {
 			w.abort()

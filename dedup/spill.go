@@ -331,6 +331,24 @@ func (w *runWriter) write(r KeyDoc) error {
 	return nil
 }
 
+// commitWritten commits a run whose count was only an upper bound (an
+// index band leaves retracted documents out): the header gets the count
+// of records written.
+func (w *runWriter) commitWritten() error {
+	if err := w.bw.Flush(); err != nil {
+		w.abort()
+		return fmt.Errorf("write run %s: %w", w.final, err)
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], w.n)
+	if _, err := w.f.WriteAt(n[:], 8); err != nil {
+		w.abort()
+		return fmt.Errorf("write run %s: %w", w.final, err)
+	}
+	w.want = w.n
+	return w.commit()
+}
+
 func (w *runWriter) commit() error {
 	if w.n != w.want {
 		w.abort()

@@ -17,6 +17,9 @@ type Config struct {
 	Input   InputConfig  `yaml:"input"`
 	Output  OutputConfig `yaml:"output"`
 	Workers int          `yaml:"workers" doc:"worker goroutines running the stage chain; 0 = one per CPU core"`
+	// Incremental changes which files a run reads, never what a document
+	// becomes.
+	Incremental bool `yaml:"incremental" doc:"read only input files that are new or changed since the last run in output.dir, deduplicate them against it, and publish output.dir/runs/<run id>/ with output.dir/current pointing to it (needs keep_rejected)"`
 	// MaxMemory changes how a run spends memory, never what it writes.
 	MaxMemory int64       `yaml:"max_memory" doc:"memory budget in bytes (0 = none): the Go heap's soft limit, and dedup stages spill sorted runs to .winnow/ to stay within their share of it"`
 	Stages    []StageSpec `yaml:"stages" doc:"ordered stage list; each entry is a one-key map: stage name -> options"`
@@ -157,6 +160,11 @@ func (c *Config) Validate() error {
 	oneOf("output.compression", out.Compression, Compressions)
 	if out.ZstdLevel < 1 || out.ZstdLevel > 22 {
 		bad("output.zstd_level", "%d is out of range 1..22", out.ZstdLevel)
+	}
+	if c.Incremental && !out.KeepRejected {
+		// Retracting a changed file's documents must find its rejected
+		// ones too, or the totals no longer reconcile.
+		bad("output.keep_rejected", "must be true for an incremental run")
 	}
 	if c.MaxMemory != 0 && c.MaxMemory < 64<<20 {
 		bad("max_memory", "%d is below the minimum of %d (64 MiB); 0 means no limit", c.MaxMemory, 64<<20)

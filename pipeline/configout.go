@@ -22,7 +22,7 @@ func ResolvedConfig(cfg Config, stageOpts []any) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cfg.Workers, cfg.Output.Dir, cfg.MaxMemory = 0, "", 0
+	cfg.Workers, cfg.Output.Dir, cfg.MaxMemory, cfg.Incremental = 0, "", 0, false
 	hashed := make([]any, len(stageOpts))
 	for i, o := range stageOpts {
 		hashed[i] = withoutUnhashed(o)

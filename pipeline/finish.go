@@ -53,6 +53,12 @@ func (r *run) finish() (*Result, error) {
 		m.Outputs = append(m.Outputs, r.rejected.Outputs...)
 	}
 	m.Outputs = append(m.Outputs, r.quarOut...)
+	if r.inc != nil {
+		r.inc.mergeManifest(m, r.listing, r.id)
+		if t := m.Totals; t.Read != t.Kept+t.Rejected+t.Quarantined {
+			return nil, fmt.Errorf("internal error: the incremental run's totals do not reconcile: %+v", t)
+		}
+	}
 	if err := WriteFileAtomic(filepath.Join(r.dir, "config.yaml"), r.configYAML); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}

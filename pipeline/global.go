@@ -41,6 +41,13 @@ type GlobalEnv struct {
 	// collector spills to WorkDir to stay within its share of it.
 	MemoryBudget int64
 	Logger       *slog.Logger
+	// PriorIndexDir is the index the same stage wrote in the run an
+	// incremental run continues ("" otherwise): the stage deduplicates
+	// against it unless its options name another index.
+	PriorIndexDir string
+	// Retracted reports the ids of the prior index's documents whose input
+	// files changed or vanished: they match nothing and leave the index.
+	Retracted func(id string) bool
 }
 
 // Collector gathers a global stage's side data in ordinal order.

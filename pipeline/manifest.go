@@ -18,6 +18,8 @@ type InputRecord struct {
 	Docs        int64            `json:"docs"`        // documents read
 	Quarantined int64            `json:"quarantined"` // records that could not be read
 	Bad         map[string]int64 `json:"bad,omitempty"`
+	// Run is the incremental run that read the file.
+	Run string `json:"run,omitempty"`
 }
 
 // Totals reconcile: Read = Kept + Rejected + Quarantined.
@@ -38,6 +40,10 @@ type Manifest struct {
 	Inputs       []InputRecord `json:"inputs"`
 	Outputs      []OutputFile  `json:"outputs"`
 	Totals       Totals        `json:"totals"`
+	// An incremental run names the run it continues and the input files
+	// whose documents it took out.
+	PreviousRun string       `json:"previous_run,omitempty"`
+	Retracted   []Retraction `json:"retracted,omitempty"`
 }
 
 // ManifestFile is the name of the file whose presence marks a complete run.

@@ -50,6 +50,9 @@ type Result struct {
 	Dir      string
 	Manifest *Manifest
 	Stats    *Stats
+	// Unchanged is set when an incremental run found nothing new: Dir is
+	// the last run, and nothing was written.
+	Unchanged bool
 }
 
 // Run executes the pipeline: it checks the config and the output directory
@@ -66,6 +69,9 @@ func Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	defer lock.Release() // a lock left behind is taken over by the next run
+	if opts.Config.Incremental {
+		return runIncremental(ctx, opts)
+	}
 	r, err := newRun(opts)
 	if err != nil {
 		return nil, err
@@ -95,7 +101,10 @@ type run struct {
 	progress   *Progress
 	mem        memory.Allocator
 
+	id       string
 	start    time.Time
+	inc      *increment  // nil unless the run is incremental
+	listing  []InputFile // every input file, of which an incremental run reads some
 	manifest Manifest
 	stats    Stats
 	counters []stageCounter // merged from the workers
@@ -136,6 +145,8 @@ func newRun(opts RunOptions) (*run, error) {
 	if r.mem == nil {
 		r.mem = memory.DefaultAllocator
 	}
+	r.start = time.Now()
+	r.id = newRunID(r.start)
 	r.workers = cfg.Workers
 	if r.workers == 0 {
 		r.workers = runtime.GOMAXPROCS(0)
@@ -143,6 +154,9 @@ func newRun(opts RunOptions) (*run, error) {
 	r.inputs, err = ListInputs(cfg.Input, cfg.Output.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
+	}
+	if cfg.Incremental {
+		return r, nil // the run directory is a new one under runs/
 	}
 	if err := prepareOutputDir(r.dir); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
@@ -190,8 +204,7 @@ func prepareOutputDir(dir string) error {
 }
 
 func (r *run) execute(ctx context.Context) error {
-	r.start = time.Now()
-	r.manifest = Manifest{RunID: newRunID(r.start), Start: r.start.UTC(), Version: Version, ConfigSHA256: r.configHash}
+	r.manifest = Manifest{RunID: r.id, Start: r.start.UTC(), Version: Version, ConfigSHA256: r.configHash}
 	var total int64
 	for _, f := range r.inputs {
 		total += f.Size
@@ -204,6 +217,10 @@ func (r *run) execute(ctx context.Context) error {
 	r.kept = NewShardWriter(r.dir, "shards", r.cfg.Output, meta)
 	if r.cfg.Output.KeepRejected {
 		r.rejected = NewShardWriter(r.dir, "rejected", r.cfg.Output, meta)
+	}
+	if r.inc != nil {
+		r.kept.index = r.inc.nextKept
+		r.rejected.index = r.inc.nextRejected
 	}
 	r.counters = make([]stageCounter, len(r.stages))
 	if err := r.runPasses(ctx, splitPasses(r.stages)); err != nil {
@@ -241,7 +258,7 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
 			}
 			out.staged = newStagedWriter(filepath.Join(dir, "staged.arrow"), r.mem)
-			coll, err := ps.global.NewCollector(GlobalEnv{WorkDir: gdir, IndexDir: r.indexDir(ps.globalIdx), MemoryBudget: r.cfg.MaxMemory, Logger: r.log})
+			coll, err := ps.global.NewCollector(r.globalEnv(gdir, ps.globalIdx))
 			if err != nil {
 				return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
 			}
@@ -280,8 +297,18 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 	return nil
 }
 
+func (r *run) globalEnv(workDir string, stage int) GlobalEnv {
+	env := GlobalEnv{WorkDir: workDir, IndexDir: filepath.Join(r.dir, r.indexDir(stage)), MemoryBudget: r.cfg.MaxMemory, Logger: r.log}
+	if r.inc != nil && r.inc.prevDir != "" {
+		env.PriorIndexDir = filepath.Join(r.inc.prevDir, r.indexDir(stage))
+		env.Retracted = func(id string) bool { return r.inc.retractedIDs[id] }
+	}
+	return env
+}
+
 // indexDir is index/<name> for the stage at position i, or
-// index/<name>-<k> for its k-th appearance in the stage list.
+// index/<name>-<k> for its k-th appearance in the stage list, relative to
+// the run directory.
 func (r *run) indexDir(i int) string {
 	name, k := r.stages[i].Name(), 1
 	for _, st := range r.stages[:i] {
@@ -292,7 +319,7 @@ func (r *run) indexDir(i int) string {
 	if k > 1 {
 		name = fmt.Sprintf("%s-%d", name, k)
 	}
-	return filepath.Join(r.dir, "index", name)
+	return filepath.Join("index", name)
 }
 
 // runPass streams one pass: a reader goroutine, the workers running the
