@@ -69,16 +69,16 @@ func Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	defer lock.Release() // a lock left behind is taken over by the next run
+	if lock.Stale != nil && opts.Logger != nil {
+		opts.Logger.Warn("took over the lock of a run that is gone", "lock", lock.Path(), "owner_pid", lock.Stale.PID,
+			"owner_host", lock.Stale.Host, "owner_start", lock.Stale.Start, "why", lock.StaleWhy)
+	}
 	if opts.Config.Incremental {
 		return runIncremental(ctx, opts)
 	}
 	r, err := newRun(opts)
 	if err != nil {
 		return nil, err
-	}
-	if lock.Stale != nil {
-		r.log.Warn("took over the lock of a run that is gone", "lock", lock.Path(), "owner_pid", lock.Stale.PID,
-			"owner_host", lock.Stale.Host, "owner_start", lock.Stale.Start, "why", lock.StaleWhy)
 	}
 	if err := r.execute(ctx); err != nil {
 		r.abort()
