@@ -3,9 +3,11 @@ package dedup
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"unicode/utf8"
@@ -226,11 +228,56 @@ func (col *clusterCollector) Resolve(ctx context.Context) (pipeline.Decider, err
 	}
 	r.log.Info("dedup resolved", "stage", col.core.name, "documents", col.n, "clusters", r.counts["clusters"],
 		"removed", r.counts["removed"], "index_matches", r.counts["index_matches"], "candidate_pairs", r.counts["candidate_pairs"], "spills", r.counts["spills"])
+	if err := writeResolved(col.env.WorkDir, r.counts); err != nil {
+		return nil, err
+	}
 	d, err := newDecider(col.core, col.owner, decPath, filepath.Join(col.env.WorkDir, "ids"), r.counts)
 	if err != nil {
 		return nil, err
 	}
 	d.prior, r.prior = r.prior, nil // the decider reads the earlier ids
+	return d, nil
+}
+
+// resolvedFile holds a finished Resolve's counters beside its decisions.
+const resolvedFile = "resolved.json"
+
+func writeResolved(dir string, counts map[string]int64) error {
+	data, err := json.Marshal(counts)
+	if err == nil {
+		err = pipeline.WriteFileAtomic(filepath.Join(dir, resolvedFile), data)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", resolvedFile, err)
+	}
+	return nil
+}
+
+// reopenDecider is the decider a finished Resolve in env.WorkDir left, for
+// a run resumed after that pass.
+func (c *clusterCore) reopenDecider(owner any, env pipeline.GlobalEnv) (pipeline.Decider, error) {
+	data, err := os.ReadFile(filepath.Join(env.WorkDir, resolvedFile))
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	counts := map[string]int64{}
+	if err := json.Unmarshal(data, &counts); err != nil {
+		return nil, fmt.Errorf("resume: %s: %w", resolvedFile, err)
+	}
+	d, err := newDecider(c, owner, filepath.Join(env.WorkDir, "decisions.fx"), filepath.Join(env.WorkDir, "ids"), counts)
+	if err != nil {
+		return nil, err
+	}
+	index := c.index
+	if index == "" {
+		index = env.PriorIndexDir
+	}
+	if index != "" {
+		if d.prior, err = openIndex(index, c, nil); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	return d, nil
 }
 

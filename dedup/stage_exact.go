@@ -185,6 +185,10 @@ func (s *exactStage) NewCollector(env pipeline.GlobalEnv) (pipeline.Collector, e
 	return s.core.newCollector(s, env)
 }
 
+func (s *exactStage) ReopenDecider(env pipeline.GlobalEnv) (pipeline.Decider, error) {
+	return s.core.reopenDecider(s, env)
+}
+
 func (s *exactStage) Apply(ctx context.Context, b *pipeline.Batch) error {
 	rows, _ := b.Side(s).([]rowDecision)
 	if rows == nil {

@@ -119,6 +119,10 @@ func (s *minhashStage) NewCollector(env pipeline.GlobalEnv) (pipeline.Collector,
 	return s.core.newCollector(s, env)
 }
 
+func (s *minhashStage) ReopenDecider(env pipeline.GlobalEnv) (pipeline.Decider, error) {
+	return s.core.reopenDecider(s, env)
+}
+
 func (s *minhashStage) Apply(ctx context.Context, b *pipeline.Batch) error {
 	rows, _ := b.Side(s).([]rowDecision)
 	if rows == nil {

@@ -101,17 +101,20 @@ type run struct {
 	progress   *Progress
 	mem        memory.Allocator
 
-	id       string
-	start    time.Time
-	inc      *increment  // nil unless the run is incremental
-	listing  []InputFile // every input file, of which an incremental run reads some
-	manifest Manifest
-	stats    Stats
-	counters []stageCounter // merged from the workers
-	columns  columnStats    // breakdowns of the final pass's batches
-	kept     *ShardWriter
-	rejected *ShardWriter
-	quarOut  []OutputFile
+	id    string
+	start time.Time
+	inc   *increment // nil unless the run is incremental
+	// resume is the checkpoint of an earlier attempt this run continues.
+	resume    *checkpoint
+	inputsKey string
+	listing   []InputFile // every input file, of which an incremental run reads some
+	manifest  Manifest
+	stats     Stats
+	counters  []stageCounter // merged from the workers
+	columns   columnStats    // breakdowns of the final pass's batches
+	kept      *ShardWriter
+	rejected  *ShardWriter
+	quarOut   []OutputFile
 }
 
 func newRun(opts RunOptions) (*run, error) {
@@ -158,7 +161,9 @@ func newRun(opts RunOptions) (*run, error) {
 	if cfg.Incremental {
 		return r, nil // the run directory is a new one under runs/
 	}
-	if err := prepareOutputDir(r.dir); err != nil {
+	r.inputsKey = inputsKey(r.inputs)
+	r.resume = r.lastCheckpoint(splitPasses(r.stages))
+	if err := prepareOutputDir(r.dir, r.resume != nil); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	return r, nil
@@ -166,8 +171,9 @@ func newRun(opts RunOptions) (*run, error) {
 
 // prepareOutputDir makes sure dir is writable before any work and clears a
 // previous run in it, manifest first, so the directory never looks complete
-// while it holds a mix of two runs.
-func prepareOutputDir(dir string) error {
+// while it holds a mix of two runs. A resumed run keeps what its completed
+// passes wrote: the work area, quarantine files and dedup indexes.
+func prepareOutputDir(dir string, resume bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
@@ -196,6 +202,9 @@ func prepareOutputDir(dir string) error {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	for _, e := range entries {
+		if resume && (e.Name() == WorkDir || e.Name() == "quarantine" || e.Name() == "index") {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			return fmt.Errorf("remove previous run's %s: %w", e.Name(), err)
 		}
@@ -249,11 +258,26 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 			dec.Close()
 		}
 	}()
-	for p, ps := range passes {
+	start := 0
+	if cp := r.resume; cp != nil {
+		r.restore(cp)
+		p := cp.Pass - 1
+		ps := passes[p]
+		var err error
+		if dec, err = ps.global.(Resumable).ReopenDecider(r.globalEnv(filepath.Join(passDir(r.dir, p), ps.global.Name()), ps.globalIdx)); err != nil {
+			return fmt.Errorf("stage %s: resume: %w", ps.global.Name(), err)
+		}
+		staged, prevGlobal, start = filepath.Join(passDir(r.dir, p), "staged.arrow"), ps.globalIdx, p+1
+	}
+	for p := start; p < len(passes); p++ {
+		ps := passes[p]
 		out := passOutput{final: p == len(passes)-1}
 		if !out.final {
-			dir := filepath.Join(r.dir, WorkDir, fmt.Sprintf("pass-%d", p+1))
+			dir := passDir(r.dir, p)
 			gdir := filepath.Join(dir, ps.global.Name())
+			if err := os.RemoveAll(dir); err != nil { // an interrupted attempt's
+				return fmt.Errorf("%w: %w", ErrOutput, err)
+			}
 			if err := os.MkdirAll(gdir, 0o755); err != nil {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
 			}
@@ -291,6 +315,11 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 		var err error
 		if dec, err = out.collect.Resolve(ctx); err != nil {
 			return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
+		}
+		if _, ok := ps.global.(Resumable); ok {
+			if err := r.writeCheckpoint(p); err != nil {
+				return fmt.Errorf("%w: checkpoint: %w", ErrOutput, err)
+			}
 		}
 		staged, prevGlobal = out.staged.path, ps.globalIdx
 	}

@@ -17,8 +17,9 @@ import (
 
 // TestKillAndRerun kills a real `winnow run` with SIGKILL at random points
 // (reading, staging, resolving dedup, writing shards, writing the
-// manifest), reruns the same command and checks the run directory against
-// an uninterrupted run's: the same shards, rejected rows, quarantine and
+// manifest), reruns the same command, which resumes after the last
+// completed pass or starts over, and checks the run directory against an
+// uninterrupted run's: the same shards, rejected rows, quarantine and
 // dedup index byte for byte, every kept id once.
 func TestKillAndRerun(t *testing.T) {
 	if testing.Short() {
@@ -64,6 +65,7 @@ func TestKillAndRerun(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
+	resumed := 0
 	const trials = 10
 	for trial := range trials {
 		if err := os.RemoveAll(out); err != nil {
@@ -88,11 +90,23 @@ func TestKillAndRerun(t *testing.T) {
 				compareRunFiles(t, trial, wantFiles, runFiles(t, out))
 			}
 		}
-		if msg, err := run(out).CombinedOutput(); err != nil {
+		rerun := run(out)
+		rerun.Args = append(rerun.Args, "--log-level", "info")
+		msg, err := rerun.CombinedOutput()
+		if err != nil {
 			t.Fatalf("trial %d: rerun after kill at %v: %v\n%s", trial, at, err, msg)
+		}
+		if bytes.Contains(msg, []byte("resuming after a checkpoint")) {
+			resumed++
 		}
 		compareRunFiles(t, trial, wantFiles, runFiles(t, out))
 		checkKeptOnce(t, out, m.Totals.Kept)
+	}
+	// Kills after the first pass's checkpoint resume from it; those
+	// before start over. Both must have happened for the test to say much.
+	t.Logf("%d of %d reruns resumed from a checkpoint", resumed, trials)
+	if resumed == 0 || resumed == trials {
+		t.Errorf("%d of %d reruns resumed: the kill points missed one side of the checkpoint", resumed, trials)
 	}
 }
 
