@@ -22,11 +22,18 @@ const exitCodesHelp = `Exit codes:
   0  success: every input record was read
   1  internal error: the run stopped; no manifest.json was written
   2  config or command-line error: nothing was done
-  3  input path missing or output directory unusable (or full)
-  5  success, but some input records were quarantined (see out/quarantine/)`
+  3  input or output error: an input path is missing, the output directory is
+     unusable, or the disk is full (or clearly too small); no manifest.json
+  4  lock held: another run is using the output directory; nothing was done
+  5  success, but some input records were quarantined (see out/quarantine/)
+  6  interrupted (SIGINT/SIGTERM): no manifest.json; rerun the same command to finish`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal lets the run stop cleanly; once it has arrived, the
+	// default handling is back and a second one ends the process at once
+	// (its lock is then taken over by the next run).
+	context.AfterFunc(ctx, stop)
 	code := execute(ctx)
 	stop()
 	os.Exit(code)
@@ -87,6 +94,7 @@ a live line on a terminal, a log line every 10 s otherwise.
 	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	c.Flags().StringVar(&f.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof)")
+	c.Flags().StringVar(&f.MetricsFile, "metrics-file", "", "when the run ends, write Prometheus text-format metrics to this file (atomically; name it *.prom in node_exporter's textfile directory)")
 	return c
 }
 
