@@ -264,6 +264,9 @@ func TestJSONLogLines(t *testing.T) {
 		{"lock held", context.Background(), func(f *RunFlags) { f.Output = locked }, ExitLocked, []string{"ERROR"}},
 		{"interrupted", cancelled, func(f *RunFlags) { f.Output = filepath.Join(dir, "out3") }, ExitInterrupted, []string{"WARN"}},
 		{"missing input", context.Background(), func(f *RunFlags) { f.Inputs = []string{"nope/"}; f.Output = filepath.Join(dir, "out4") }, ExitIO, []string{"ERROR"}},
+		{"metrics file unwritable", context.Background(), func(f *RunFlags) {
+			f.Output, f.MetricsFile = filepath.Join(dir, "out5"), filepath.Join(badCfg, "winnow.prom")
+		}, ExitQuarantined, []string{"INFO", "ERROR"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -119,28 +119,30 @@ func LoadConfig(f RunFlags) (pipeline.Config, error) {
 // the outcome on stderr and, with --metrics-file, in the metrics file.
 func Run(ctx context.Context, f RunFlags, stderr *os.File) int {
 	start := time.Now()
-	res, code := run(ctx, f, stderr)
+	say := console{w: stderr}
+	log, err := NewLogger(stderr, f.LogFormat, f.LogLevel)
+	var res *pipeline.Result
+	code := ExitConfig
+	if err != nil {
+		say.error("", err)
+	} else {
+		if f.LogFormat == "json" {
+			say.log = log
+		}
+		res, code = run(ctx, f, stderr, log, say)
+	}
 	if f.MetricsFile != "" {
 		m := RunMetrics{Start: start, End: time.Now(), ExitCode: code, Result: res}
 		if err := WriteMetrics(f.MetricsFile, m); err != nil {
 			// The run's own outcome stands; a stale metrics file shows up
 			// as an old winnow_last_success_timestamp_seconds.
-			fmt.Fprintln(stderr, "winnow: --metrics-file:", err)
+			say.error("--metrics-file", err)
 		}
 	}
 	return code
 }
 
-func run(ctx context.Context, f RunFlags, stderr *os.File) (*pipeline.Result, int) {
-	log, err := NewLogger(stderr, f.LogFormat, f.LogLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "winnow:", err)
-		return nil, ExitConfig
-	}
-	say := console{w: stderr}
-	if f.LogFormat == "json" {
-		say.log = log
-	}
+func run(ctx context.Context, f RunFlags, stderr *os.File, log *slog.Logger, say console) (*pipeline.Result, int) {
 	cfg, err := LoadConfig(f)
 	if err != nil {
 		say.error("config", err)
