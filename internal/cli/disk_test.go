@@ -136,3 +136,56 @@ func TestDiskFillsMidRun(t *testing.T) {
 		return nil
 	})
 }
+
+// An incremental run's estimate counts only the files it will read: new
+// ones and those whose size or modification time changed since the
+// published run.
+func TestDiskEstimateIncremental(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.Mkdir(in, 0o755)
+	var files []pipeline.InputFile
+	var records []pipeline.InputRecord
+	for _, name := range []string{"same.jsonl", "changed.jsonl", "new.jsonl"} {
+		p := filepath.Join(in, name)
+		if err := os.WriteFile(p, []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(p)
+		files = append(files, pipeline.InputFile{Path: p, Rel: name, Size: fi.Size()})
+		switch name {
+		case "same.jsonl":
+			records = append(records, pipeline.InputRecord{Path: p, Size: fi.Size(), MTime: fi.ModTime().UTC()})
+		case "changed.jsonl":
+			records = append(records, pipeline.InputRecord{Path: p, Size: fi.Size() - 1, MTime: fi.ModTime().UTC()})
+		}
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(filepath.Join(out, "runs", "r1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := pipeline.WriteJSON(filepath.Join(out, "runs", "r1", pipeline.ManifestFile), pipeline.Manifest{Inputs: records}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("runs", "r1"), filepath.Join(out, pipeline.CurrentLink)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := pipeline.Defaults()
+	cfg.Output.Dir = out
+	for _, tt := range []struct {
+		incremental bool
+		want        []string
+	}{
+		{false, []string{"same.jsonl", "changed.jsonl", "new.jsonl"}},
+		{true, []string{"changed.jsonl", "new.jsonl"}},
+	} {
+		cfg.Incremental = tt.incremental
+		var got []string
+		for _, f := range toRead(cfg, files) {
+			got = append(got, f.Rel)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("incremental %v: estimate over %v, want %v", tt.incremental, got, tt.want)
+		}
+	}
+}

@@ -268,7 +268,7 @@ func checkDiskSpace(cfg pipeline.Config, log *slog.Logger) error {
 		return nil
 	}
 	var in int64
-	for _, f := range inputs {
+	for _, f := range toRead(cfg, inputs) {
 		in += f.Size
 	}
 	global := 0
@@ -292,6 +292,32 @@ func checkDiskSpace(cfg pipeline.Config, log *slog.Logger) error {
 			"estimate", humanBytes(need), "input", humanBytes(in), "dedup_stages", global)
 	}
 	return nil
+}
+
+// toRead is the input an incremental run will read: the files that are
+// new or changed (size or modification time, as incremental mode decides)
+// since the run out/current points to. A full run reads every file.
+func toRead(cfg pipeline.Config, inputs []pipeline.InputFile) []pipeline.InputFile {
+	if !cfg.Incremental {
+		return inputs
+	}
+	last, err := pipeline.ReadManifest(filepath.Join(cfg.Output.Dir, pipeline.CurrentLink))
+	if err != nil {
+		return inputs // no published run yet: everything is new
+	}
+	before := map[string]pipeline.InputRecord{}
+	for _, in := range last.Inputs {
+		before[in.Path] = in
+	}
+	var todo []pipeline.InputFile
+	for _, f := range inputs {
+		old, seen := before[f.Path]
+		fi, err := os.Stat(f.Path)
+		if !seen || err != nil || fi.Size() != old.Size || !fi.ModTime().UTC().Equal(old.MTime) {
+			todo = append(todo, f)
+		}
+	}
+	return todo
 }
 
 // freeSpace returns the bytes an unprivileged user may still write on the
