@@ -20,23 +20,18 @@ func TestRunDiskFull(t *testing.T) {
 		name  string
 		file  string // the write to this output path (prefix) fails
 		after int64  // … after this many writes to it succeeded
-		// rowGroup: the failing write flushes a row group, where
-		// ShardWriter.Write calls pqarrow's NewBufferedRowGroup, which
-		// panics on a write error; NewBufferedRowGroupChecked returns it.
-		rowGroup bool
 	}{
-		{"first shard write", "shards/part-00000.parquet", 0, false},
-		{"later shard, at a row-group boundary", "shards/part-00002.parquet", 3, true},
-		{"quarantine", "quarantine/", 0, false},
-		{"rejected shard, at a row-group boundary", "rejected/", 1, true},
-		{"stats.json", "stats.json", 0, false},
-		{"manifest.json", ManifestFile, 0, false},
+		{"first shard write", "shards/part-00000.parquet", 0},
+		// The failing write flushes a row group: pqarrow's unchecked
+		// NewBufferedRowGroup panicked there.
+		{"later shard, at a row-group boundary", "shards/part-00002.parquet", 3},
+		{"quarantine", "quarantine/", 0},
+		{"rejected shard, at a row-group boundary", "rejected/", 1},
+		{"stats.json", "stats.json", 0},
+		{"manifest.json", ManifestFile, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.rowGroup {
-				t.Skip("panics until pipeline/writer.go calls NewBufferedRowGroupChecked")
-			}
 			out := filepath.Join(t.TempDir(), "out")
 			var writes atomic.Int64
 			testHookWrite = func(final string) error {

@@ -44,10 +44,14 @@ type Batch struct {
 	// stages; nil until a stage sets it.
 	Tokens [][]string
 
-	mem     memory.Allocator
-	counts  map[string]int64 // by the stage now running; see AddCount
-	side    map[any]any      // per-stage side data; see SetSide
-	scratch map[any]any      // shared by the stages of one chain; see SetScratch
+	mem    memory.Allocator
+	counts map[string]int64 // by the stage now running; see AddCount
+	side   map[any]any      // per-stage side data; see SetSide
+	// counters are the stages' counts for this batch, merged by the
+	// writer in batch order, so a checkpoint holds exactly the batches
+	// written before it.
+	counters []stageCounter
+	scratch  map[any]any // shared by the stages of one chain; see SetScratch
 	// held are arrays the batch keeps alive for side data that points
 	// into them (staged tokens); released with the batch.
 	held   []arrow.Array

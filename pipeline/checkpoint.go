@@ -73,10 +73,7 @@ func (r *run) writeCheckpoint(p int) error {
 		return err
 	}
 	cp := checkpoint{Pass: p + 1, ConfigSHA256: r.configHash, InputsSHA256: r.inputsKey,
-		Inputs: r.manifest.Inputs, Quarantine: r.quarOut}
-	for _, c := range r.counters {
-		cp.Counters = append(cp.Counters, counterState{c.in, c.out, c.dropped, c.counts, c.wall, c.cpuNs})
-	}
+		Inputs: r.manifest.Inputs, Quarantine: r.quarOut, Counters: r.counterStates()}
 	return WriteJSON(filepath.Join(dir, checkpointFile), cp)
 }
 
@@ -130,9 +127,7 @@ func (r *run) lastCheckpoint(passes []pass) *checkpoint {
 // restore takes a checkpoint's state as if its passes had just run.
 func (r *run) restore(cp *checkpoint) {
 	r.manifest.Inputs, r.quarOut = cp.Inputs, cp.Quarantine
-	for i, c := range cp.Counters {
-		r.counters[i] = stageCounter{in: c.In, out: c.Out, dropped: c.Dropped, counts: c.Counts, wall: c.Wall, cpuNs: c.CPU}
-	}
+	r.restoreCounters(cp.Counters)
 	var files, bytes int64
 	for _, in := range cp.Inputs {
 		files++
@@ -141,4 +136,175 @@ func (r *run) restore(cp *checkpoint) {
 	r.progress.FilesDone.Store(files)
 	r.progress.BytesRead.Store(bytes)
 	r.log.Info("resuming after a checkpoint", "pass", cp.Pass, "files", files)
+}
+
+// The last pass checkpoints whenever a batch completes a kept shard: the
+// rejected shard is completed with it (in every run, so the shards of a
+// resumed run and of an uninterrupted one are the same), and final.json
+// records the shards and everything counted so far. A resumed run keeps
+// those shards, skips the batches before, and writes the rest.
+const finalCheckpointFile = "final.json"
+
+type finalCheckpoint struct {
+	Pass         int            `json:"pass"`
+	Seq          int64          `json:"seq"` // the last batch written
+	ConfigSHA256 string         `json:"config_sha256"`
+	InputsSHA256 string         `json:"inputs_sha256"`
+	Counters     []counterState `json:"counters"`
+	Kept         Count          `json:"kept"`
+	Rejected     Count          `json:"rejected"`
+	Columns      columnsState   `json:"columns"`
+	KeptShards   shardState     `json:"kept_shards"`
+	RejShards    shardState     `json:"rejected_shards"`
+}
+
+type shardState struct {
+	Next    int          `json:"next"`
+	Outputs []OutputFile `json:"outputs"`
+}
+
+type columnsState struct {
+	ByLang     map[string]*LangStats `json:"by_lang,omitempty"`
+	DupSizes   map[string]int64      `json:"dup_sizes,omitempty"`
+	Histograms map[string]*Histogram `json:"histograms,omitempty"`
+}
+
+func (r *run) counterStates() []counterState {
+	var cs []counterState
+	for _, c := range r.counters {
+		cs = append(cs, counterState{c.in, c.out, c.dropped, c.counts, c.wall, c.cpuNs})
+	}
+	return cs
+}
+
+func (r *run) restoreCounters(cs []counterState) {
+	for i, c := range cs {
+		r.counters[i] = stageCounter{in: c.In, out: c.Out, dropped: c.Dropped, counts: c.Counts, wall: c.Wall, cpuNs: c.CPU}
+	}
+}
+
+// checkpointShards runs after each batch of the last pass.
+func (r *run) checkpointShards(seq int64) error {
+	if r.kept.index == r.keptCheckpointed {
+		return nil
+	}
+	r.keptCheckpointed = r.kept.index
+	cp := finalCheckpoint{Pass: r.finalPass + 1, Seq: seq, ConfigSHA256: r.configHash, InputsSHA256: r.inputsKey,
+		Counters: r.counterStates(), Kept: r.stats.Kept, Rejected: r.stats.Rejected,
+		Columns:    columnsState{r.columns.byLang, r.columns.dupSizes, r.columns.histograms},
+		KeptShards: shardState{r.kept.index, r.kept.Outputs}}
+	if err := syncDir(filepath.Join(r.dir, r.kept.subdir)); err != nil {
+		return err
+	}
+	if r.rejected != nil {
+		if err := r.rejected.closeShard(); err != nil {
+			return err
+		}
+		cp.RejShards = shardState{r.rejected.index, r.rejected.Outputs}
+		if len(r.rejected.Outputs) > 0 {
+			if err := syncDir(filepath.Join(r.dir, r.rejected.subdir)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(r.dir, WorkDir), 0o755); err != nil {
+		return err
+	}
+	return WriteJSON(filepath.Join(r.dir, WorkDir, finalCheckpointFile), cp)
+}
+
+// lastFinalCheckpoint returns a checkpoint of the last pass that this
+// attempt can continue: same config and inputs, and (with several passes)
+// the pass before it restored, since the last pass reads its staged rows.
+func (r *run) lastFinalCheckpoint(passes []pass) *finalCheckpoint {
+	data, err := os.ReadFile(filepath.Join(r.dir, WorkDir, finalCheckpointFile))
+	if err != nil {
+		return nil
+	}
+	var cp finalCheckpoint
+	if err := json.Unmarshal(data, &cp); err != nil {
+		r.log.Warn("unreadable checkpoint: starting the last pass over", "err", err)
+		return nil
+	}
+	last := len(passes)
+	if cp.Pass != last || cp.ConfigSHA256 != r.configHash || cp.InputsSHA256 != r.inputsKey || len(cp.Counters) != len(r.stages) ||
+		last > 1 && (r.resume == nil || r.resume.Pass != last-1) {
+		return nil
+	}
+	for _, o := range append(append([]OutputFile{}, cp.KeptShards.Outputs...), cp.RejShards.Outputs...) {
+		if fi, err := os.Stat(filepath.Join(r.dir, o.Path)); err != nil || fi.Size() != o.Bytes {
+			r.log.Warn("a checkpointed shard is missing or changed: starting the last pass over", "shard", o.Path)
+			return nil
+		}
+	}
+	return &cp
+}
+
+// restoreFinal takes the last pass's checkpoint as if its batches up to
+// cp.Seq had just been written.
+func (r *run) restoreFinal(cp *finalCheckpoint) {
+	r.restoreCounters(cp.Counters)
+	r.stats.Kept, r.stats.Rejected = cp.Kept, cp.Rejected
+	r.columns = columnStats{byLang: cp.Columns.ByLang, dupSizes: cp.Columns.DupSizes, histograms: cp.Columns.Histograms}
+	r.kept.index, r.kept.Outputs = cp.KeptShards.Next, cp.KeptShards.Outputs
+	if r.rejected != nil {
+		r.rejected.index, r.rejected.Outputs = cp.RejShards.Next, cp.RejShards.Outputs
+	}
+	r.keptCheckpointed = r.kept.index
+	r.progress.DocsKept.Store(cp.Kept.Docs)
+	r.progress.DocsRejected.Store(cp.Rejected.Docs)
+	r.log.Info("resuming after a checkpoint", "pass", cp.Pass, "batches_done", cp.Seq+1, "shards_done", len(cp.KeptShards.Outputs)+len(cp.RejShards.Outputs))
+}
+
+// keptShardFiles lists the shard files a resumed last pass keeps.
+func (cp *finalCheckpoint) keptShardFiles() map[string]bool {
+	keep := map[string]bool{}
+	for _, o := range append(append([]OutputFile{}, cp.KeptShards.Outputs...), cp.RejShards.Outputs...) {
+		keep[o.Path] = true
+	}
+	return keep
+}
+
+// keepForResume says what prepareOutputDir keeps for the checkpoints
+// found (nil when there is none): the work area; the quarantine files and
+// dedup indexes the completed passes wrote; the checkpointed shards.
+func (r *run) keepForResume() func(rel string) bool {
+	if r.resume == nil && r.resumeFinal == nil {
+		return nil
+	}
+	var shards map[string]bool
+	if r.resumeFinal != nil {
+		shards = r.resumeFinal.keptShardFiles()
+	}
+	return func(rel string) bool {
+		switch rel {
+		case WorkDir:
+			return true
+		case "quarantine", "index":
+			return r.resume != nil
+		case "shards", "rejected":
+			return shards != nil
+		}
+		return shards[rel]
+	}
+}
+
+// pruneShards removes the files of shards/ or rejected/ that keep does
+// not name: shards completed after the checkpoint, temporary files.
+func pruneShards(dir, sub string, keep func(rel string) bool) error {
+	if sub != "shards" && sub != "rejected" {
+		return nil
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, sub))
+	if err != nil {
+		return fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !keep(sub + "/" + e.Name()) {
+			if err := os.RemoveAll(filepath.Join(dir, sub, e.Name())); err != nil {
+				return fmt.Errorf("remove %s/%s: %w", sub, e.Name(), err)
+			}
+		}
+	}
+	return nil
 }

@@ -24,9 +24,10 @@ type rawBatch struct {
 
 // readAll reads every input file in listing order, cutting the documents
 // into batches numbered in order, and writes each file's bad records to
-// quarantine/. It owns the manifest's input list.
-func (r *run) readAll(ctx context.Context, work chan<- rawBatch) error {
-	c := &collector{ctx: ctx, cfg: r.cfg.Input, out: work, progress: r.progress}
+// quarantine/. It owns the manifest's input list. Batches up to skip were
+// written by an earlier attempt: they are read and cut, not sent.
+func (r *run) readAll(ctx context.Context, work chan<- rawBatch, skip int64) error {
+	c := &collector{ctx: ctx, cfg: r.cfg.Input, out: work, progress: r.progress, skip: skip}
 	for _, f := range r.inputs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -94,6 +95,7 @@ type countingReader struct {
 	r        io.Reader
 	n        int64
 	progress *Progress
+	skip     int64 // the last batch not to send
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -116,6 +118,7 @@ type collector struct {
 	q    *quarantineWriter
 
 	progress *Progress
+	skip     int64 // the last batch not to send
 
 	fileDocs, fileBad int64
 	fileKinds         map[string]int64
@@ -162,6 +165,11 @@ func (c *collector) flush() error {
 		return nil
 	}
 	c.cur.seq = c.seq
+	if c.seq <= c.skip {
+		c.seq++
+		c.cur = rawBatch{}
+		return nil
+	}
 	select {
 	case c.out <- c.cur:
 	case <-c.ctx.Done():

@@ -13,7 +13,7 @@ import (
 
 // work turns raw batches into Arrow batches and runs the whole stage chain
 // on each, so a batch never changes goroutine mid-chain.
-func (r *run) work(ctx context.Context, steps []step, in <-chan rawBatch, out chan<- *Batch, counters []stageCounter) error {
+func (r *run) work(ctx context.Context, steps []step, in <-chan rawBatch, out chan<- *Batch) error {
 	// One OS thread per worker makes the thread's CPU clock the stage's.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -23,7 +23,8 @@ func (r *run) work(ctx context.Context, steps []step, in <-chan rawBatch, out ch
 		if b == nil {
 			b = NewBatch(r.mem, raw.seq, raw.docs, raw.sources, withMessages)
 		}
-		if err := r.runSteps(ctx, steps, b, counters); err != nil {
+		b.counters = make([]stageCounter, len(r.stages))
+		if err := r.runSteps(ctx, steps, b, b.counters); err != nil {
 			b.Release()
 			return err
 		}
@@ -98,7 +99,7 @@ func aliveCount(b *Batch, texts *array.String, rows []int) (int64, int64) {
 // about 2×workers batches wait here, bounded by the channels upstream.
 func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch, out passOutput) error {
 	pending := map[int64]*Batch{}
-	var next int64
+	next := out.first
 	defer func() {
 		for _, b := range pending {
 			b.Release()
@@ -113,7 +114,13 @@ func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch, out passOutput
 			}
 			delete(pending, next)
 			err := r.writeBatch(ctx, b, out)
+			for i := range b.counters {
+				r.counters[i].merge(&b.counters[i])
+			}
 			b.Release()
+			if err == nil && out.final {
+				err = r.checkpointShards(b.Seq)
+			}
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
 			}
@@ -129,6 +136,7 @@ type passOutput struct {
 	final   bool
 	staged  *stagedWriter
 	collect Collector
+	first   int64 // the first batch to write (a resumed pass skips some)
 }
 
 func (r *run) writeBatch(ctx context.Context, b *Batch, out passOutput) error {

@@ -328,7 +328,7 @@ func runIncremental(ctx context.Context, opts RunOptions) (*Result, error) {
 	r.dir = filepath.Join(root, RunsDir, r.id)
 	r.log.Info("incremental run", "previous", inc.prevDir, "new_or_changed", len(inc.todo),
 		"unchanged", len(inc.carried), "retracted", len(inc.retracted))
-	if err := prepareOutputDir(r.dir, false); err != nil {
+	if err := prepareOutputDir(r.dir, nil); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	meta := [][2]string{{"winnow.version", Version}, {"winnow.config_sha256", r.configHash}}

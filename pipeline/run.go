@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -105,16 +106,21 @@ type run struct {
 	start time.Time
 	inc   *increment // nil unless the run is incremental
 	// resume is the checkpoint of an earlier attempt this run continues.
-	resume    *checkpoint
-	inputsKey string
-	listing   []InputFile // every input file, of which an incremental run reads some
-	manifest  Manifest
-	stats     Stats
-	counters  []stageCounter // merged from the workers
-	columns   columnStats    // breakdowns of the final pass's batches
-	kept      *ShardWriter
-	rejected  *ShardWriter
-	quarOut   []OutputFile
+	resume *checkpoint
+	// resumeFinal is the last pass's checkpoint of an earlier attempt.
+	resumeFinal *finalCheckpoint
+	inputsKey   string
+	// finalPass is the index of the last pass; keptCheckpointed the kept
+	// shard count at its last checkpoint.
+	finalPass, keptCheckpointed int
+	listing                     []InputFile // every input file, of which an incremental run reads some
+	manifest                    Manifest
+	stats                       Stats
+	counters                    []stageCounter // merged from the batches, in order
+	columns                     columnStats    // breakdowns of the final pass's batches
+	kept                        *ShardWriter
+	rejected                    *ShardWriter
+	quarOut                     []OutputFile
 }
 
 func newRun(opts RunOptions) (*run, error) {
@@ -162,8 +168,10 @@ func newRun(opts RunOptions) (*run, error) {
 		return r, nil // the run directory is a new one under runs/
 	}
 	r.inputsKey = inputsKey(r.inputs)
-	r.resume = r.lastCheckpoint(splitPasses(r.stages))
-	if err := prepareOutputDir(r.dir, r.resume != nil); err != nil {
+	passes := splitPasses(r.stages)
+	r.resume = r.lastCheckpoint(passes)
+	r.resumeFinal = r.lastFinalCheckpoint(passes)
+	if err := prepareOutputDir(r.dir, r.keepForResume()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	return r, nil
@@ -171,9 +179,10 @@ func newRun(opts RunOptions) (*run, error) {
 
 // prepareOutputDir makes sure dir is writable before any work and clears a
 // previous run in it, manifest first, so the directory never looks complete
-// while it holds a mix of two runs. A resumed run keeps what its completed
-// passes wrote: the work area, quarantine files and dedup indexes.
-func prepareOutputDir(dir string, resume bool) error {
+// while it holds a mix of two runs. keep (nil: nothing) names what a
+// resumed run keeps: top-level entries, and files under shards/ and
+// rejected/ (relative paths), the others there being removed.
+func prepareOutputDir(dir string, keep func(rel string) bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
@@ -191,7 +200,9 @@ func prepareOutputDir(dir string, resume bool) error {
 	ours := map[string]bool{ManifestFile: true, "stats.json": true, "config.yaml": true, "report.html": true,
 		"shards": true, "rejected": true, "quarantine": true, "index": true, WorkDir: true}
 	for _, e := range entries {
-		if !ours[e.Name()] {
+		// A run killed mid-write leaves its temporary files (name.tmp-*).
+		name, _, _ := strings.Cut(e.Name(), ".tmp-")
+		if !ours[name] && !strings.HasPrefix(name, ".winnow-probe-") {
 			return fmt.Errorf("output directory %s holds %s, which is not part of a winnow run; choose an empty or new directory", dir, e.Name())
 		}
 	}
@@ -202,7 +213,10 @@ func prepareOutputDir(dir string, resume bool) error {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if resume && (e.Name() == WorkDir || e.Name() == "quarantine" || e.Name() == "index") {
+		if keep != nil && keep(e.Name()) {
+			if err := pruneShards(dir, e.Name(), keep); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
@@ -259,6 +273,7 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 		}
 	}()
 	start := 0
+	r.finalPass = len(passes) - 1
 	if cp := r.resume; cp != nil {
 		r.restore(cp)
 		p := cp.Pass - 1
@@ -289,11 +304,17 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 			out.collect = coll
 		}
 		r.log.Info("pass started", "pass", p+1, "of", len(passes))
+		skip := int64(-1) // batches already written by an earlier attempt
+		if out.final && r.resumeFinal != nil {
+			r.restoreFinal(r.resumeFinal)
+			skip = r.resumeFinal.Seq
+			out.first = skip + 1
+		}
 		read := func(ctx context.Context, work chan<- rawBatch) error {
 			if p == 0 {
-				return r.readAll(ctx, work)
+				return r.readAll(ctx, work, skip)
 			}
-			return r.readStaged(ctx, staged, dec, work)
+			return r.readStaged(ctx, staged, dec, work, skip)
 		}
 		if err := r.runPass(ctx, ps, read, out); err != nil {
 			return err
@@ -361,11 +382,9 @@ func (r *run) runPass(ctx context.Context, ps pass, read func(context.Context, c
 		defer close(work)
 		return read(gctx, work)
 	})
-	perWorker := make([][]stageCounter, r.workers)
 	var wg errgroup.Group
-	for w := 0; w < r.workers; w++ {
-		perWorker[w] = make([]stageCounter, len(r.stages))
-		wg.Go(func() error { return r.work(gctx, ps.steps, work, done, perWorker[w]) })
+	for range r.workers {
+		wg.Go(func() error { return r.work(gctx, ps.steps, work, done) })
 	}
 	g.Go(func() error {
 		err := wg.Wait()
@@ -373,13 +392,7 @@ func (r *run) runPass(ctx context.Context, ps pass, read func(context.Context, c
 		return err
 	})
 	g.Go(func() error { return r.writeOrdered(gctx, done, out) })
-	err := g.Wait()
-	for _, pw := range perWorker {
-		for i := range pw {
-			r.counters[i].merge(&pw[i])
-		}
-	}
-	return err
+	return g.Wait()
 }
 
 func (r *run) abort() {

@@ -100,8 +100,9 @@ func (s *stagedWriter) Close() error {
 }
 
 // readStaged streams a staged file back as batches, numbered in order, with
-// the previous global stage's decisions attached.
-func (r *run) readStaged(ctx context.Context, path string, dec Decider, work chan<- rawBatch) error {
+// the previous global stage's decisions attached; batches up to skip only
+// take their decisions (an earlier attempt wrote them).
+func (r *run) readStaged(ctx context.Context, path string, dec Decider, work chan<- rawBatch, skip int64) error {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil // the pass before had no input
@@ -125,6 +126,10 @@ func (r *run) readStaged(ctx context.Context, path string, dec Decider, work cha
 		if err := dec.Attach(b); err != nil {
 			b.Release()
 			return err
+		}
+		if int64(i) <= skip {
+			b.Release()
+			continue
 		}
 		select {
 		case work <- rawBatch{seq: int64(i), staged: b}:

@@ -72,7 +72,11 @@ func (w *ShardWriter) Write(rec arrow.RecordBatch) error {
 		return w.closeShard()
 	}
 	if w.rgBytes >= w.cfg.RowGroupBytes {
-		w.fw.NewBufferedRowGroup()
+		// The unchecked form panics when flushing the row group fails
+		// (a full disk).
+		if err := w.fw.NewBufferedRowGroupChecked(); err != nil {
+			return fmt.Errorf("write %s: %w", w.file.final, err)
+		}
 		w.rgBytes = 0
 	}
 	return nil
