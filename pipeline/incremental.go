@@ -118,6 +118,30 @@ func planIncrement(root string, inputs []InputFile, configHash string) (*increme
 	return inc, nil
 }
 
+// ChangedInputs returns the files of inputs an incremental run into root
+// reads: those new or changed since the run root/current points to.
+func ChangedInputs(root string, inputs []InputFile) []InputFile {
+	dir, err := currentRun(root)
+	if err != nil || dir == "" {
+		return inputs
+	}
+	last, err := ReadManifest(dir)
+	if err != nil {
+		return inputs
+	}
+	before := map[string]InputRecord{}
+	for _, in := range last.Inputs {
+		before[in.Path] = in
+	}
+	var todo []InputFile
+	for _, f := range inputs {
+		if old, seen := before[f.Path]; !seen || !unchanged(old, f) {
+			todo = append(todo, f)
+		}
+	}
+	return todo
+}
+
 // unchanged trusts size and modification time, as make and rsync do: a
 // file rewritten with the same size within the same mtime tick is missed.
 func unchanged(old InputRecord, f InputFile) bool {

@@ -94,6 +94,7 @@ a live line on a terminal, a log line every 10 s otherwise.
 	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	c.Flags().StringVar(&f.CPUProfile, "cpu-profile", "", "write a pprof CPU profile of the run to this file (go tool pprof)")
+	c.Flags().BoolVar(&f.Incremental, "incremental", false, "read only input files new or changed since the last run in the output directory, deduplicate them against it, and publish OUT/runs/<run id>/ with OUT/current pointing to it (sets the config's incremental)")
 	c.Flags().StringVar(&f.MetricsFile, "metrics-file", "", "when the run ends, write Prometheus text-format metrics to this file (atomically; name it *.prom in node_exporter's textfile directory)")
 	return c
 }

@@ -304,3 +304,35 @@ func difference(a, b []string) []string {
 }
 
 func head(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// `winnow run --incremental` publishes runs/<id> behind current, and says
+// so when a second run finds nothing new.
+func TestIncrementalFlag(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	copyFile(t, filepath.Join(testenv.Fixtures(t), "corpus", "udhr", "udhr.jsonl"), filepath.Join(in, "udhr.jsonl"))
+	run := func() string {
+		t.Helper()
+		stderr, err := os.CreateTemp(dir, "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stderr.Close()
+		if code := Run(context.Background(), RunFlags{Inputs: []string{in}, Output: out, Incremental: true, Workers: 1, MaxMemory: -1, LogFormat: "text", LogLevel: "warn"}, stderr); code != ExitOK {
+			t.Fatalf("exit code %d", code)
+		}
+		data, _ := os.ReadFile(stderr.Name())
+		return string(data)
+	}
+	first := run()
+	cur, err := os.Readlink(filepath.Join(out, pipeline.CurrentLink))
+	if err != nil || !strings.HasPrefix(cur, pipeline.RunsDir+"/") || !strings.Contains(first, cur) {
+		t.Fatalf("current -> %q (%v); stderr:\n%s", cur, err, first)
+	}
+	if second := run(); !strings.Contains(second, "nothing new since") {
+		t.Errorf("second run said:\n%s", second)
+	}
+	if again, _ := os.Readlink(filepath.Join(out, pipeline.CurrentLink)); again != cur {
+		t.Errorf("current moved from %s to %s with nothing new", cur, again)
+	}
+}

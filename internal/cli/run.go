@@ -63,6 +63,8 @@ type RunFlags struct {
 	// MetricsFile names a Prometheus text-format file written when the run
 	// ends, whatever the outcome ("": none).
 	MetricsFile string
+	// Incremental sets the config's incremental (it cannot unset it).
+	Incremental bool
 }
 
 // NewLogger builds the slog logger for --log-format and --log-level.
@@ -108,6 +110,9 @@ func LoadConfig(f RunFlags) (pipeline.Config, error) {
 	}
 	if f.MaxMemory >= 0 {
 		cfg.MaxMemory = f.MaxMemory
+	}
+	if f.Incremental {
+		cfg.Incremental = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("after command-line overrides: %w", err)
@@ -191,6 +196,10 @@ func run(ctx context.Context, f RunFlags, stderr *os.File, log *slog.Logger, say
 			say.error("run", err, "exit_code", code)
 		}
 		return nil, code
+	}
+	if res.Unchanged {
+		say.info(fmt.Sprintf("nothing new since %s: no run published", res.Dir), "dir", res.Dir)
+		return res, ExitOK
 	}
 	// The report is derived from the finished run (its manifest included),
 	// so it comes after manifest.json; `winnow report` rebuilds it.
@@ -294,30 +303,13 @@ func checkDiskSpace(cfg pipeline.Config, log *slog.Logger) error {
 	return nil
 }
 
-// toRead is the input an incremental run will read: the files that are
-// new or changed (size or modification time, as incremental mode decides)
-// since the run out/current points to. A full run reads every file.
+// toRead is the input a run will read: for an incremental run the files
+// that are new or changed since the run out/current points to.
 func toRead(cfg pipeline.Config, inputs []pipeline.InputFile) []pipeline.InputFile {
 	if !cfg.Incremental {
 		return inputs
 	}
-	last, err := pipeline.ReadManifest(filepath.Join(cfg.Output.Dir, pipeline.CurrentLink))
-	if err != nil {
-		return inputs // no published run yet: everything is new
-	}
-	before := map[string]pipeline.InputRecord{}
-	for _, in := range last.Inputs {
-		before[in.Path] = in
-	}
-	var todo []pipeline.InputFile
-	for _, f := range inputs {
-		old, seen := before[f.Path]
-		fi, err := os.Stat(f.Path)
-		if !seen || err != nil || fi.Size() != old.Size || !fi.ModTime().UTC().Equal(old.MTime) {
-			todo = append(todo, f)
-		}
-	}
-	return todo
+	return pipeline.ChangedInputs(cfg.Output.Dir, inputs)
 }
 
 // freeSpace returns the bytes an unprivileged user may still write on the
