@@ -60,8 +60,9 @@ func (r *run) readFile(ctx context.Context, c *collector, f InputFile) (InputRec
 		hash := sha256.New()
 		tee := &countingReader{r: io.TeeReader(file, hash), progress: r.progress}
 		readErr := r.reader.ReadFile(ctx, f, tee, c)
-		if readErr == nil {
-			// Hash what the reader did not need to read.
+		if readErr == nil && tee.err == nil {
+			// Hash what the reader did not need to read. After a read
+			// error the reader has quarantined it already.
 			if _, err := io.Copy(io.Discard, tee); err != nil {
 				c.Bad(BadRecord{Kind: BadIO, Offset: -1, ByteOffset: tee.n, Err: fmt.Sprintf("read rest of file: %v", err)})
 			}
@@ -71,7 +72,9 @@ func (r *run) readFile(ctx context.Context, c *collector, f InputFile) (InputRec
 			q.abort() // the file is read again by the next run, bad records included
 			return rec, readErr
 		}
-		rec.SHA256 = hex.EncodeToString(hash.Sum(nil))
+		if tee.err == nil { // a file that could not be read whole has no checksum
+			rec.SHA256 = hex.EncodeToString(hash.Sum(nil))
+		}
 	}
 	if c.err != nil {
 		return rec, c.err
@@ -90,18 +93,22 @@ func (r *run) readFile(ctx context.Context, c *collector, f InputFile) (InputRec
 	return rec, nil
 }
 
-// countingReader counts the bytes read from an input file, for progress.
+// countingReader counts the bytes read from an input file, for progress,
+// and keeps the first read error.
 type countingReader struct {
 	r        io.Reader
 	n        int64
+	err      error
 	progress *Progress
-	skip     int64 // the last batch not to send
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	c.progress.BytesRead.Add(int64(n))
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
