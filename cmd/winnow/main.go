@@ -54,7 +54,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), reportCmd(&code), benchCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), reportCmd(&code), benchCmd(&code), trainCmd(&code), ablateCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
