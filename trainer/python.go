@@ -122,3 +122,25 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
 }
+
+// supports checks that the interpreter has the packages a job needs, so a
+// missing one is reported before the documents are written.
+func (in Interpreter) supports(j Job) error {
+	need := []struct {
+		have, pkg, what string
+	}{
+		{in.NumPy, "numpy", "the worker"},
+		{in.SentencePiece, "sentencepiece", "--tokenizer sentencepiece"},
+		{in.Transformers, "transformers", "--model"},
+		{in.Transformers, "transformers", "--arch llama"},
+		{in.PEFT, "peft", "--lora"},
+	}
+	used := []bool{true, j.Tokenizer == "sentencepiece", j.Model != "", j.Arch == "llama", j.LoRA}
+	for i, n := range need {
+		if used[i] && n.have == "" {
+			return &Error{Kind: KindDependency, Hint: InstallHint,
+				Msg: fmt.Sprintf("%s needs the Python package %s, which %s (torch %s) lacks", n.what, n.pkg, in.Path, in.Torch)}
+		}
+	}
+	return nil
+}

@@ -65,6 +65,9 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 		return res, err
 	}
 	log.Info("python", "path", res.Python.Path, "torch", res.Python.Torch, "transformers", res.Python.Transformers, "cuda", res.Python.CUDA)
+	if err := res.Python.supports(res.Job); err != nil {
+		return res, err
+	}
 	if !o.Resume {
 		if res.Docs, err = prepareRun(ctx, o.Run, o.Data, &res.Job); err != nil {
 			if ctx.Err() != nil {

@@ -164,6 +164,9 @@ func TestKillResumeMatchesUninterrupted(t *testing.T) {
 	killed.Resume, killed.OnEvent = true, nil
 	train(t, killed)
 
+	if ev := evals(t, whole.Run); ev[0] > 6 || ev[40] > ev[0]-0.5 {
+		t.Errorf("torch.nn model: held-out loss %.3f -> %.3f; want a start near ln 257 ≈ 5.55 and a clear drop", ev[0], ev[40])
+	}
 	a, b := curve(t, whole.Run), curve(t, killed.Run)
 	if len(a) != 40+5 || len(b) != len(a) {
 		t.Fatalf("curves have %d and %d points, want 40 steps and 5 evals each", len(a), len(b))

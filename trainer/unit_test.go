@@ -191,3 +191,29 @@ func TestEmbeddedWorker(t *testing.T) {
 		t.Errorf("embedded worker differs from worker/worker.py (%v)", err)
 	}
 }
+
+// A job that needs a package the interpreter lacks fails before any work,
+// naming the package and the flag that needs it.
+func TestInterpreterSupports(t *testing.T) {
+	full := Interpreter{Path: "py", NumPy: "1", SentencePiece: "1", Transformers: "1", PEFT: "1"}
+	bare := Interpreter{Path: "py", NumPy: "1"}
+	cases := []struct {
+		in   Interpreter
+		j    Job
+		want string // "" for no error
+	}{
+		{full, Job{Tokenizer: "sentencepiece", Model: "m", LoRA: true, Arch: "llama"}, ""},
+		{bare, Job{Tokenizer: "byte", Arch: "auto"}, ""},
+		{bare, Job{Tokenizer: "sentencepiece"}, "--tokenizer sentencepiece needs the Python package sentencepiece"},
+		{bare, Job{Model: "m"}, "--model needs the Python package transformers"},
+		{bare, Job{Arch: "llama"}, "--arch llama needs the Python package transformers"},
+		{Interpreter{Transformers: "1", NumPy: "1"}, Job{Model: "m", LoRA: true}, "--lora needs the Python package peft"},
+		{Interpreter{}, Job{}, "needs the Python package numpy"},
+	}
+	for _, c := range cases {
+		err := c.in.supports(c.j)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || KindOf(err) != KindDependency) {
+			t.Errorf("%+v with %+v: got %v, want %q", c.j, c.in, err, c.want)
+		}
+	}
+}

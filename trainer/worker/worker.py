@@ -402,6 +402,10 @@ class TorchLM(torch.nn.Module):
         self.norm = torch.nn.LayerNorm(d_model)
         self.head = torch.nn.Linear(d_model, vocab, bias=False)
         self.head.weight = self.tok.weight
+        # GPT-2's 0.02: nn.Embedding's N(0, 1) through the tied head gives
+        # logits of size sqrt(d_model) and a first loss near 80 nats.
+        torch.nn.init.normal_(self.tok.weight, std=0.02)
+        torch.nn.init.normal_(self.pos.weight, std=0.02)
         self.register_buffer("mask", torch.triu(torch.full((seq_len, seq_len), float("-inf")), 1), persistent=False)
         self.checkpointing = False
 
