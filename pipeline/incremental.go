@@ -247,9 +247,12 @@ func (inc *increment) quarantineRetracted(name string) bool {
 }
 
 // linkFile hard-links src to dst (the same file, not a copy), creating
-// dst's directory.
+// dst's directory and replacing what an interrupted attempt left there.
 func linkFile(src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("carry %s: %w", src, err)
+	}
+	if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("carry %s: %w", src, err)
 	}
 	if err := os.Link(src, dst); err != nil {
@@ -337,6 +340,9 @@ func runIncremental(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err := os.MkdirAll(filepath.Join(root, RunsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("%w: output directory %s: %w", ErrOutput, root, err)
 	}
+	if err := adoptFinished(root, r.log); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
+	}
 	inc, err := planIncrement(root, r.inputs, r.configHash)
 	if err != nil {
 		return nil, err
@@ -345,14 +351,26 @@ func runIncremental(ctx context.Context, opts RunOptions) (*Result, error) {
 		r.log.Info("nothing new since the last run", "run", inc.prevDir, "files", len(inc.carried))
 		return previousResult(inc.prevDir, inc.prev)
 	}
-	if err := removeUnpublished(root, inc.prevDir, r.log); err != nil {
+	unfinished, err := sweepUnpublished(root, inc.prevDir, r.log)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
+	}
+	if unfinished != "" {
+		r.id = unfinished // its checkpoints may carry this increment on
 	}
 	r.listing, r.inputs, r.inc = r.inputs, inc.todo, inc
 	r.dir = filepath.Join(root, RunsDir, r.id)
 	r.log.Info("incremental run", "previous", inc.prevDir, "new_or_changed", len(inc.todo),
 		"unchanged", len(inc.carried), "retracted", len(inc.retracted))
-	if err := prepareOutputDir(r.dir, nil); err != nil {
+	prevID := ""
+	if inc.prev != nil {
+		prevID = inc.prev.RunID
+	}
+	r.inputsKey = inputsKey(r.inputs) + "+" + prevID
+	passes := splitPasses(r.stages)
+	r.resume = r.lastCheckpoint(passes)
+	r.resumeFinal = r.lastFinalCheckpoint(passes)
+	if err := prepareOutputDir(r.dir, r.keepForResume()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	meta := [][2]string{{"winnow.version", Version}, {"winnow.config_sha256", r.configHash}}
@@ -386,23 +404,57 @@ func previousResult(dir string, m *Manifest) (*Result, error) {
 	return &Result{Dir: dir, Manifest: m, Stats: &st, Unchanged: true}, nil
 }
 
-// removeUnpublished deletes run directories an interrupted run left
-// without a manifest: nothing points to them and a rerun starts afresh.
-func removeUnpublished(root, current string, log *slog.Logger) error {
+// sweepUnpublished tidies runs/ after an interrupted run: of the
+// directories without a manifest, the newest is returned (its checkpoints
+// may let this run resume) and the others are removed.
+func sweepUnpublished(root, current string, log *slog.Logger) (string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, RunsDir))
+	if err != nil {
+		return "", err
+	}
+	var unfinished []string // sorted: run ids start with their time
+	for _, e := range entries {
+		dir := filepath.Join(root, RunsDir, e.Name())
+		if _, err := os.Stat(filepath.Join(dir, ManifestFile)); dir != current && errors.Is(err, os.ErrNotExist) {
+			unfinished = append(unfinished, e.Name())
+		}
+	}
+	if len(unfinished) == 0 {
+		return "", nil
+	}
+	for _, name := range unfinished[:len(unfinished)-1] {
+		log.Info("removing an unfinished run", "dir", filepath.Join(root, RunsDir, name))
+		if err := os.RemoveAll(filepath.Join(root, RunsDir, name)); err != nil {
+			return "", fmt.Errorf("remove unfinished run %s: %w", name, err)
+		}
+	}
+	return unfinished[len(unfinished)-1], nil
+}
+
+// adoptFinished publishes a run that was complete but killed before it
+// could switch current: its manifest continues the current run.
+func adoptFinished(root string, log *slog.Logger) error {
+	cur, err := currentRun(root)
+	if err != nil {
+		return err
+	}
+	curID := ""
+	if cur != "" {
+		curID = filepath.Base(cur)
+	}
 	entries, err := os.ReadDir(filepath.Join(root, RunsDir))
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		dir := filepath.Join(root, RunsDir, e.Name())
-		if dir == current {
-			continue
+	for i := len(entries) - 1; i >= 0; i-- { // newest first
+		name := entries[i].Name()
+		if name <= curID {
+			return nil
 		}
-		if _, err := os.Stat(filepath.Join(dir, ManifestFile)); errors.Is(err, os.ErrNotExist) {
-			log.Info("removing an unfinished run", "dir", dir)
-			if err := os.RemoveAll(dir); err != nil {
-				return fmt.Errorf("remove unfinished run %s: %w", dir, err)
-			}
+		m, err := ReadManifest(filepath.Join(root, RunsDir, name))
+		if err == nil && m.PreviousRun == curID {
+			log.Info("publishing a finished run that was not published", "run", name)
+			return publish(root, name)
 		}
 	}
 	return nil

@@ -42,24 +42,82 @@ func TestKillAndRerun(t *testing.T) {
 		}
 	}
 	common := "input: {paths: [" + in + "], text_split: paragraph, batch_docs: 256}\noutput: {shard_bytes: 16384}\n"
+	plain := faultCase{
+		reset: func(t *testing.T, out string) { os.RemoveAll(out) },
+		result: func(t *testing.T, out string) (string, bool) {
+			return out, exists(filepath.Join(out, pipeline.ManifestFile))
+		},
+	}
 	t.Run("three passes", func(t *testing.T) {
 		// Kill points before the first checkpoint must occur too.
-		if resumed := killAndRerun(t, bin, tmp, "recipe: zh-web\n"+common, 10); resumed == 10 {
-			t.Errorf("every rerun resumed: the kill points missed the time before the first checkpoint")
+		c := plain
+		c.yml, c.trials = "recipe: zh-web\n"+common, 10
+		if resumed := c.killAndRerun(t, bin, tmp); resumed == 0 || resumed == c.trials {
+			t.Errorf("%d of %d reruns resumed: the kill points missed one side of the first checkpoint", resumed, c.trials)
 		}
 	})
 	t.Run("one pass", func(t *testing.T) {
-		killAndRerun(t, bin, tmp, common+"stages: [{normalize: {}}, {length: {min_chars: 30}}]\n", 6)
-		if _, err := os.Stat(filepath.Join(tmp, "out", pipeline.WorkDir)); !os.IsNotExist(err) {
-			t.Errorf("the work area outlived the run: %v", err)
+		c := plain
+		c.yml, c.trials = common+"stages: [{normalize: {}}, {length: {min_chars: 30}}]\n", 4
+		if c.killAndRerun(t, bin, tmp) == 0 {
+			t.Errorf("no rerun resumed from a checkpoint")
 		}
+		if exists(filepath.Join(tmp, "out", pipeline.WorkDir)) {
+			t.Errorf("the work area outlived the run")
+		}
+	})
+	t.Run("incremental", func(t *testing.T) {
+		// Day 1 is published; the day-2 increment is killed and rerun.
+		day := filepath.Join(tmp, "days")
+		os.MkdirAll(filepath.Join(day, "day2"), 0o755)
+		if out, err := exec.Command("cp", "-r", filepath.Join(in, "刑法"), filepath.Join(day, "day1")).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		yml := "recipe: zh-web\nincremental: true\ninput: {paths: [" + day + "], text_split: paragraph, batch_docs: 256}\noutput: {shard_bytes: 16384}\n"
+		base := filepath.Join(tmp, "day1-out")
+		cfg := filepath.Join(tmp, "day1.yaml")
+		os.WriteFile(cfg, []byte(yml), 0o644)
+		if msg, err := exec.Command(bin, "run", "-c", cfg, "-o", base, "--log-level", "warn").CombinedOutput(); err != nil {
+			t.Fatalf("day 1: %v\n%s", err, msg)
+		}
+		for _, d := range []string{"宪法", "民法典", "民法商法"} {
+			if out, err := exec.Command("cp", "-r", filepath.Join(in, d), filepath.Join(day, "day2")).CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		}
+		day1Run, _ := filepath.EvalSymlinks(filepath.Join(base, pipeline.CurrentLink))
+		c := faultCase{yml: yml, trials: 5,
+			reset: func(t *testing.T, out string) {
+				os.RemoveAll(out)
+				if msg, err := exec.Command("cp", "-a", base, out).CombinedOutput(); err != nil {
+					t.Fatalf("%v\n%s", err, msg)
+				}
+			},
+			result: func(t *testing.T, out string) (string, bool) {
+				cur, err := filepath.EvalSymlinks(filepath.Join(out, pipeline.CurrentLink))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cur, filepath.Base(cur) != filepath.Base(day1Run)
+			},
+		}
+		c.killAndRerun(t, bin, tmp)
 	})
 }
 
+// faultCase is a run to kill: its config, how the output directory looks
+// before it, and where (and whether) it published its run.
+type faultCase struct {
+	yml    string
+	trials int
+	reset  func(t *testing.T, out string)
+	result func(t *testing.T, out string) (dir string, published bool)
+}
+
 // killAndRerun returns how many reruns resumed from a checkpoint.
-func killAndRerun(t *testing.T, bin, tmp, yml string, trials int) int {
+func (c faultCase) killAndRerun(t *testing.T, bin, tmp string) int {
 	cfg := filepath.Join(tmp, "p.yaml")
-	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(c.yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(out string) *exec.Cmd {
@@ -67,27 +125,26 @@ func killAndRerun(t *testing.T, bin, tmp, yml string, trials int) int {
 	}
 	// Every attempt writes to the same path, which config.yaml records.
 	out := filepath.Join(tmp, "out")
-	os.RemoveAll(out)
+	c.reset(t, out)
 	start := time.Now()
 	if msg, err := run(out).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, msg)
 	}
 	full := time.Since(start)
-	wantFiles := runFiles(t, out)
-	m, err := pipeline.ReadManifest(out)
+	dir, _ := c.result(t, out)
+	wantFiles := runFiles(t, dir)
+	m, err := pipeline.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Totals.Read < 10000 || m.Totals.Kept == 0 || len(wantFiles) < 10 {
+	if m.Totals.Read < 5000 || m.Totals.Kept == 0 || len(wantFiles) < 10 {
 		t.Fatalf("corpus too small to test: %+v, %d files", m.Totals, len(wantFiles))
 	}
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	resumed := 0
-	for trial := range trials {
-		if err := os.RemoveAll(out); err != nil {
-			t.Fatal(err)
-		}
+	for trial := range c.trials {
+		c.reset(t, out)
 		// Kill points spread over the whole run, the tail included.
 		at := time.Duration((0.05 + 0.8*rng.Float64()) * float64(full))
 		cmd := run(out)
@@ -102,9 +159,9 @@ func killAndRerun(t *testing.T, bin, tmp, yml string, trials int) int {
 		case <-time.After(at):
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
-			// A directory with a manifest is a published run: it must be whole.
-			if _, err := os.Stat(filepath.Join(out, pipeline.ManifestFile)); err == nil {
-				compareRunFiles(t, trial, wantFiles, runFiles(t, out))
+			// A published run must be whole.
+			if dir, published := c.result(t, out); published {
+				compareRunFiles(t, trial, wantFiles, runFiles(t, dir))
 			}
 		}
 		msg, err := run(out).CombinedOutput()
@@ -114,13 +171,11 @@ func killAndRerun(t *testing.T, bin, tmp, yml string, trials int) int {
 		if bytes.Contains(msg, []byte("resuming after a checkpoint")) {
 			resumed++
 		}
-		compareRunFiles(t, trial, wantFiles, runFiles(t, out))
-		checkKeptOnce(t, out, m.Totals.Kept)
+		dir, _ := c.result(t, out)
+		compareRunFiles(t, trial, wantFiles, runFiles(t, dir))
+		checkKeptOnce(t, dir, m.Totals.Kept)
 	}
-	t.Logf("%d of %d reruns resumed from a checkpoint", resumed, trials)
-	if resumed == 0 {
-		t.Errorf("no rerun resumed from a checkpoint")
-	}
+	t.Logf("%d of %d reruns resumed from a checkpoint", resumed, c.trials)
 	return resumed
 }
 
