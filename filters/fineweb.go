@@ -94,7 +94,7 @@ const (
 type fwComputer struct {
 	toks  tuTokens
 	lines []tuSpan
-	set   tuSet
+	set   tuTable
 }
 
 func (c *fwComputer) Compute(d *Doc, out []float64) {

@@ -207,12 +207,9 @@ func (c *gqComputer) Compute(d *Doc, out []float64) {
 //     its length is added and i jumps by N, else it is remembered and i
 //     moves by 1. Sum / L (≤ 1).
 //
-// N-grams are compared by 64-bit polynomial hashes of their characters
-// (mod 2^64, from per-token prefix sums, so each N-gram costs one
-// multiplication), lines and paragraphs by hash/maphash: a collision, which
-// would count a false duplicate, has probability about n²/2^48 or less
-// (tuCounter, tuSet). A polynomial hash mod 2^64 can be made to collide on
-// purpose (Thue–Morse strings); that would only add a false duplicate.
+// Every count is exact (ngGrams, tuDuplicates): hash tables only find
+// candidates, which are then compared by their characters, so a hash
+// collision (even one made on purpose) cannot change a signal.
 //
 // Thresholds: default = datatrove's (= Gopher's Table A1); zh = FineWeb-2
 // cmn_Hani for the line and top n-gram rules, FineWeb-2 × 1.75 for the
@@ -316,23 +313,10 @@ const (
 	grDup5 = grTop2 + 3 // dup 5 … 10 follow
 )
 
-// grTokenBase is the odd base of the token-level polynomial hashes (top
-// n-grams); the character-level ones use tuHashBase.
-const grTokenBase uint64 = 0xc2b2ae3d27d4eb4f
-
-var grTokenBaseInv = tuInverse(grTokenBase)
-
 type grComputer struct {
 	toks  tuTokens
 	parts []tuSpan
-	set   tuSet
-	cnt   tuCounter
-	// Per token boundary k (0 … |W|): prefix sums over the tokens before k.
-	runes    []int32  // characters
-	byteHash []uint64 // Σ (r+1)·B^position over the tokens' characters, back to back
-	byteInv  []uint64 // B^-(characters before k)
-	tokHash  []uint64 // Σ id(token m)·C^m
-	tokInv   []uint64 // C^-k
+	grams ngGrams
 }
 
 func (c *grComputer) Compute(d *Doc, out []float64) {
@@ -342,73 +326,31 @@ func (c *grComputer) Compute(d *Doc, out []float64) {
 
 	trimmed := tuTrim(text)
 	c.parts = tuSplitNewlineRuns(c.parts[:0], trimmed, 2)
-	dups, dupRunes := tuDuplicates(&c.set, trimmed, c.parts)
+	dups, dupRunes := tuDuplicates(&c.grams.table, trimmed, c.parts)
 	out[grDupParaFrac] = tuRatio(dups, len(c.parts))
 	out[grDupParaCharFrac] = charFrac(dupRunes)
 
 	c.parts = tuSplitNewlineRuns(c.parts[:0], text, 1)
-	dups, dupRunes = tuDuplicates(&c.set, text, c.parts)
+	dups, dupRunes = tuDuplicates(&c.grams.table, text, c.parts)
 	out[grDupLineFrac] = tuRatio(dups, len(c.parts))
 	out[grDupLineCharFrac] = charFrac(dupRunes)
 
 	c.toks.build(d)
-	defer c.release()
-	c.hashTokens()
+	defer c.toks.release()
+	g := &c.grams
+	g.prepare(text, c.toks.toks, c.toks.invalid)
+	defer g.release()
 	T := len(c.toks.toks)
 	for n := 2; n <= 4; n++ {
 		if T < n {
 			out[grTop2+n-2] = math.NaN()
 			continue
 		}
-		out[grTop2+n-2] = charFrac(c.topNGram(n))
+		out[grTop2+n-2] = charFrac(g.top(n))
 	}
 	for n := 5; n <= 10; n++ {
-		dup := c.dupNGrams(n)
-		out[grDup5+n-5] = charFrac(dup)
-		if dup == 0 {
-			// No n-gram repeats, and a repeated longer one would repeat its
-			// n-gram prefix: every longer pass finds nothing either.
-			for m := n + 1; m <= 10; m++ {
-				out[grDup5+m-5] = charFrac(0)
-			}
-			break
-		}
+		out[grDup5+n-5] = charFrac(g.dup(n))
 	}
-}
-
-// release drops scratch memory a huge document left behind.
-func (c *grComputer) release() {
-	c.toks.release()
-	if cap(c.runes) > tuKeepTokens {
-		c.runes, c.byteHash, c.byteInv, c.tokHash, c.tokInv = nil, nil, nil, nil, nil
-	}
-}
-
-// hashTokens fills the prefix arrays for the current token stream from
-// the tokens' character hashes (tuToken.h).
-func (c *grComputer) hashTokens() {
-	T := len(c.toks.toks)
-	c.runes = grResize(c.runes, T+1)
-	c.byteHash = grResize(c.byteHash, T+1)
-	c.byteInv = grResize(c.byteInv, T+1)
-	c.tokHash = grResize(c.tokHash, T+1)
-	c.tokInv = grResize(c.tokInv, T+1)
-	var runes int32
-	var bh, tkh uint64
-	bpow, binv := uint64(1), uint64(1) // B^characters, B^-characters
-	tpow, tinv := uint64(1), uint64(1) // C^k, C^-k
-	for k, t := range c.toks.toks {
-		c.runes[k], c.byteHash[k], c.byteInv[k], c.tokHash[k], c.tokInv[k] = runes, bh, binv, tkh, tinv
-		bh += t.h * bpow
-		bpow *= tuPow(t.runes)
-		binv *= tuInvPow(t.runes)
-		id := (t.h ^ t.h>>29) * 0xbf58476d1ce4e5b9
-		tkh += id * tpow
-		tpow *= grTokenBase
-		tinv *= grTokenBaseInv
-		runes += t.runes
-	}
-	c.runes[T], c.byteHash[T], c.byteInv[T], c.tokHash[T], c.tokInv[T] = runes, bh, binv, tkh, tinv
 }
 
 func grResize[E any](s []E, n int) []E {
@@ -416,62 +358,4 @@ func grResize[E any](s []E, n int) []E {
 		return make([]E, n, n+n/4)
 	}
 	return s[:n]
-}
-
-// topNGram returns length × count of the most frequent token n-gram joined
-// by spaces (ties: the first seen), datatrove's find_top_duplicate.
-func (c *grComputer) topNGram(n int) int {
-	T := len(c.toks.toks)
-	key := func(i int) uint64 { return (c.tokHash[i+n] - c.tokHash[i]) * c.tokInv[i] }
-	c.cnt.reset(T - n + 1)
-	best := uint32(0)
-	for i := 0; i+n <= T; i++ {
-		best = max(best, c.cnt.add(key(i)))
-	}
-	count := c.cnt.count
-	if c.cnt.saturated { // an n-gram 65535 times or more: count exactly
-		clear(c.cnt.exact)
-		if c.cnt.exact == nil {
-			c.cnt.exact = map[uint64]uint32{}
-		}
-		for i := 0; i+n <= T; i++ {
-			c.cnt.exact[key(i)]++
-		}
-		for _, v := range c.cnt.exact {
-			best = max(best, v)
-		}
-		count = func(k uint64) uint32 { return c.cnt.exact[k] }
-	}
-	// Counter.most_common(1) breaks ties by first insertion: the first
-	// position whose n-gram has the top count.
-	b := 0
-	for count(key(b)) != best {
-		b++
-	}
-	length := int(c.runes[b+n]-c.runes[b]) + n - 1
-	if c.cnt.exact != nil && len(c.cnt.exact) > tuKeepSlots {
-		c.cnt.exact = nil
-	}
-	return length * int(best)
-}
-
-// dupNGrams returns the characters in repeated n-grams, datatrove's
-// find_all_duplicate: the key is the n tokens concatenated.
-func (c *grComputer) dupNGrams(n int) int {
-	T := len(c.toks.toks)
-	if T < n {
-		return 0
-	}
-	c.set.reset(T - n + 1)
-	dup := 0
-	for i := 0; i+n <= T; {
-		key := (c.byteHash[i+n] - c.byteHash[i]) * c.byteInv[i]
-		if c.set.seen(key) {
-			dup += int(c.runes[i+n] - c.runes[i])
-			i += n
-		} else {
-			i++
-		}
-	}
-	return dup
 }

@@ -167,6 +167,25 @@ func tuDecodeMulti(s string, i int) (rune, int) {
 	return utf8.DecodeRuneInString(s[i:])
 }
 
+// tuWordRune decodes the character at s[i] (which must be in range) of a
+// segment-stage word ending at len(s). Three-byte sequences, nearly all of
+// CJK text, are taken as they are, unchecked: in valid UTF-8 they are
+// characters. The characters of fallback tokens decode alike (there an
+// invalid byte is a token of its own), so this is how every token's
+// characters read.
+func tuWordRune(s string, i int) (rune, int) {
+	if c := s[i]; c&0xf0 == 0xe0 && i+2 < len(s) && s[i+1]&0xc0 == 0x80 && s[i+2]&0xc0 == 0x80 {
+		return rune(c&0x0f)<<12 | rune(s[i+1]&0x3f)<<6 | rune(s[i+2]&0x3f), 3
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+// tuInvalidRune reports whether tuWordRune's (r, size) came from invalid
+// UTF-8: a bad byte, or a surrogate or overlong three-byte sequence.
+func tuInvalidRune(r rune, size int) bool {
+	return r == utf8.RuneError && size == 1 || size == 3 && (r < 0x800 || r >= 0xd800 && r <= 0xdfff)
+}
+
 // tuTrim is Python's str.strip(); tuTrimLeft/Right are lstrip()/rstrip().
 func tuTrim(s string) string { return tuTrimRight(tuTrimLeft(s)) }
 
@@ -506,27 +525,33 @@ type tuTokens struct {
 	toks      []tuToken
 	n         int  // tokens counted in count-only mode
 	countOnly bool // count tokens in n instead of storing them
-	fromWords bool // Doc.Words were used
 	borrowed  bool // toks is a shared stream: read it, never append to it
+	// invalid: a token character was decoded from invalid UTF-8, so equal
+	// characters need not be equal bytes (see tuWordRune).
+	invalid bool
 }
 
 // tuShared is a batch's token streams, kept in the batch's scratch so that
 // the families of one stage chain tokenize each document once.
 type tuShared struct {
-	toks      [][]tuToken
-	fromWords []bool
-	built     []bool
+	rows []tuStream
+}
+
+// tuStream is one document's token stream.
+type tuStream struct {
+	toks    []tuToken
+	invalid bool
+	built   bool
 }
 
 type tuSharedKey struct{}
 
 // sharedTokens returns the batch's token streams, creating them.
 func sharedTokens(b *pipeline.Batch) *tuShared {
-	if s, ok := b.Scratch(tuSharedKey{}).(*tuShared); ok && len(s.built) == b.Len() {
+	if s, ok := b.Scratch(tuSharedKey{}).(*tuShared); ok && len(s.rows) == b.Len() {
 		return s
 	}
-	n := b.Len()
-	s := &tuShared{toks: make([][]tuToken, n), fromWords: make([]bool, n), built: make([]bool, n)}
+	s := &tuShared{rows: make([]tuStream, b.Len())}
 	b.SetScratch(tuSharedKey{}, s)
 	return s
 }
@@ -538,21 +563,21 @@ const tuKeepTokens = 1 << 20
 // stream another family of the chain built for the same document.
 func (t *tuTokens) build(d *Doc) {
 	t.countOnly = false
-	if s := d.shared; s != nil && s.built[d.row] {
-		t.toks, t.n, t.fromWords, t.borrowed = s.toks[d.row], len(s.toks[d.row]), s.fromWords[d.row], true
+	if s := d.shared; s != nil && s.rows[d.row].built {
+		r := s.rows[d.row]
+		t.toks, t.n, t.invalid, t.borrowed = r.toks, len(r.toks), r.invalid, true
 		return
 	}
 	t.run(d)
 	if s := d.shared; s != nil {
-		s.toks[d.row] = slices.Clone(t.toks)
-		s.fromWords[d.row], s.built[d.row] = t.fromWords, true
+		s.rows[d.row] = tuStream{toks: slices.Clone(t.toks), invalid: t.invalid, built: true}
 	}
 }
 
 // count returns the number of tokens build would make, storing none.
 func (t *tuTokens) count(d *Doc) int {
-	if s := d.shared; s != nil && s.built[d.row] {
-		return len(s.toks[d.row])
+	if s := d.shared; s != nil && s.rows[d.row].built {
+		return len(s.rows[d.row].toks)
 	}
 	t.countOnly = true
 	t.run(d)
@@ -563,10 +588,9 @@ func (t *tuTokens) run(d *Doc) {
 	if t.borrowed {
 		t.toks, t.borrowed = nil, false
 	}
-	t.toks, t.n = t.toks[:0], 0
-	t.fromWords = len(d.Words) > 0 && t.fromDocWords(d.Text, d.Words)
-	if !t.fromWords {
-		t.toks, t.n = t.toks[:0], 0
+	t.toks, t.n, t.invalid = t.toks[:0], 0, false
+	if len(d.Words) == 0 || !t.fromDocWords(d.Text, d.Words) {
+		t.toks, t.n, t.invalid = t.toks[:0], 0, false
 		t.fallback(d.Text, 0, len(d.Text))
 	}
 	if t.countOnly {
@@ -629,13 +653,15 @@ func (t *tuTokens) fromDocWords(text string, words []string) bool {
 					r = rune(b)
 					j++
 				} else if b&0xf0 == 0xe0 && j+2 < end && text[j+1]&0xc0 == 0x80 && text[j+2]&0xc0 == 0x80 {
-					// Three bytes (CJK); the text is valid UTF-8.
+					// tuWordRune, inlined for the three-byte case (CJK).
 					r = rune(b&0x0f)<<12 | rune(text[j+1]&0x3f)<<6 | rune(text[j+2]&0x3f)
 					j += 3
+					t.invalid = t.invalid || tuInvalidRune(r, 3)
 				} else {
 					var n int
 					r, n = utf8.DecodeRuneInString(text[j:end])
 					j += n
+					t.invalid = t.invalid || tuInvalidRune(r, n)
 				}
 				c := tuClass(r)
 				or |= c
@@ -664,6 +690,9 @@ func (t *tuTokens) fallback(text string, from, to int) {
 	prev := uint8(0) // class of the previous character of the word
 	for i := from; i < to; {
 		r, size := tuDecode(text[:to], i)
+		if r == utf8.RuneError && size == 1 {
+			t.invalid = true
+		}
 		c := tuClass(r)
 		switch {
 		case c&tuCSpace != 0:
@@ -747,72 +776,89 @@ func tuRuneCount(s string) int {
 	return n
 }
 
-// Hash tables of 64-bit keys (hashes), reused across passes and
-// documents: a new pass bumps an 8-bit generation kept in the low byte of
-// each slot instead of clearing the table (which happens every 255 passes).
-// tuSet keys compare on their upper 56 bits (plus the slot index): a false
-// match needs a 64-bit collision.
-
 // tuKeepSlots bounds the tables a Computer keeps between documents.
 const tuKeepSlots = 1 << 21
 
-// tuTableSize returns the number of slots for n keys (load ≤ 1/2).
+// tuTableSize returns the number of slots for n keys (load ≤ 1/4).
 func tuTableSize(n int) int {
 	size := 256
-	for size < 2*n {
+	for size < 4*n {
 		size <<= 1
 	}
 	return size
 }
 
-// tuSet is a set of keys.
-type tuSet struct {
-	slots []uint64 // key &^ 0xff | generation; generation 0 = never used
+// tuTable is an open-addressing table of positions keyed by hash, reused
+// across passes and documents: a pass bumps an 8-bit generation kept in
+// each slot instead of clearing the table (which happens every 255
+// passes). A slot holds a 24-bit fingerprint of the hash, so that most
+// other keys on the probe path are passed over without a comparison; the
+// caller compares the keys of a matching fingerprint's position.
+type tuTable struct {
+	slots []uint64 // fingerprint (24 bits) | position (32 bits) | generation (8 bits); generation 0 = never used
+	mask  uint64
 	shift uint8
 	gen   uint64
 }
 
-// reset starts a pass for up to n distinct keys.
-func (s *tuSet) reset(n int) {
+const tuFingerprint = uint64(0xffffff) << 40
+
+// reset starts a pass for up to n keys. It uses the first slots only, as
+// many as n needs: a table left large by an earlier document would spread
+// a small one's keys over more cache lines.
+func (t *tuTable) reset(n int) {
 	size := tuTableSize(n)
-	if len(s.slots) < size || len(s.slots) > tuKeepSlots && size <= tuKeepSlots {
-		s.slots = make([]uint64, size)
-		s.gen = 0
+	if len(t.slots) < size || len(t.slots) > tuKeepSlots && size <= tuKeepSlots {
+		t.slots = make([]uint64, size)
+		t.gen = 0
 	}
-	s.shift = uint8(64 - bits.Len64(uint64(len(s.slots)-1)))
-	if s.gen++; s.gen == 0x100 {
-		clear(s.slots)
-		s.gen = 1
+	t.mask = uint64(size - 1)
+	t.shift = uint8(64 - bits.Len64(t.mask))
+	if t.gen++; t.gen == 0x100 {
+		clear(t.slots)
+		t.gen = 1
 	}
 }
 
-// seen adds key to the set and reports whether it was there.
-func (s *tuSet) seen(key uint64) bool {
-	k := key&^0xff | s.gen
-	mask := uint64(len(s.slots) - 1)
-	for i := (key * 0x9e3779b97f4a7c15) >> s.shift; ; i = (i + 1) & mask {
-		v := s.slots[i]
-		if v&0xff != s.gen {
-			s.slots[i] = k
-			return false
+// home returns the first slot to probe for hash h, and h's fingerprint:
+// the top and the bottom bits of h times an odd constant, so the slot
+// depends on every bit of h.
+func (t *tuTable) home(h uint64) (slot, fp uint64) {
+	h *= 0x9e3779b97f4a7c15
+	return h >> (t.shift & 63), h << 40
+}
+
+// next returns the slot after s.
+func (t *tuTable) next(s uint64) uint64 { return (s + 1) & t.mask }
+
+// probe walks the slots from s: at the first one holding fingerprint fp
+// it returns that slot and its position; at the first unused one it stores
+// pos with fp there and returns -1.
+func (t *tuTable) probe(s, fp uint64, pos int) (slot uint64, j int) {
+	for {
+		v := t.slots[s]
+		if v&0xff != t.gen {
+			t.slots[s] = fp | uint64(uint32(pos))<<8 | t.gen
+			return s, -1
 		}
-		if v == k {
-			return true
+		if v&tuFingerprint == fp {
+			return s, int(uint32(v >> 8))
 		}
+		s = (s + 1) & t.mask
 	}
 }
 
 // tuCounter counts keys, in one 64-bit word per slot: the key's upper 40
 // bits, a 16-bit count and the generation. Keys compare on those 40 bits
-// plus the ≥ 8 bits of the slot index: a false match needs a 48-bit
-// collision. A count that would pass 65535 sticks there and sets
-// saturated, and the caller recounts exactly (tuCounter.exact).
+// plus the ≥ 8 bits of the slot index, so two keys can share a count; the
+// caller checks the count it uses. A count that would pass 65535 sticks
+// there and sets saturated, and the caller counts another way.
 type tuCounter struct {
 	slots     []uint64
+	mask      uint64
 	shift     uint8
 	gen       uint64
 	saturated bool
-	exact     map[uint64]uint32 // for a saturated pass
 }
 
 const (
@@ -821,14 +867,16 @@ const (
 	tuKeyMask   = ^uint64(0xffffff)
 )
 
-// reset starts a pass for up to n distinct keys.
+// reset starts a pass for up to n distinct keys, in the first slots only
+// (see tuTable.reset).
 func (c *tuCounter) reset(n int) {
 	size := tuTableSize(n)
 	if len(c.slots) < size || len(c.slots) > tuKeepSlots && size <= tuKeepSlots {
 		c.slots = make([]uint64, size)
 		c.gen = 0
 	}
-	c.shift = uint8(64 - bits.Len64(uint64(len(c.slots)-1)))
+	c.mask = uint64(size - 1)
+	c.shift = uint8(64 - bits.Len64(c.mask))
 	if c.gen++; c.gen == 0x100 {
 		clear(c.slots)
 		c.gen = 1
@@ -839,8 +887,7 @@ func (c *tuCounter) reset(n int) {
 // add counts key and returns its count (at most 65535).
 func (c *tuCounter) add(key uint64) uint32 {
 	k := key&tuKeyMask | c.gen
-	mask := uint64(len(c.slots) - 1)
-	for i := (key * 0x9e3779b97f4a7c15) >> c.shift; ; i = (i + 1) & mask {
+	for i := (key * 0x9e3779b97f4a7c15) >> (c.shift & 63); ; i = (i + 1) & c.mask {
 		v := c.slots[i]
 		if v&0xff != c.gen {
 			c.slots[i] = k | tuCountOne
@@ -861,8 +908,7 @@ func (c *tuCounter) add(key uint64) uint32 {
 // count returns the count of key (at most 65535).
 func (c *tuCounter) count(key uint64) uint32 {
 	k := key&tuKeyMask | c.gen
-	mask := uint64(len(c.slots) - 1)
-	for i := (key * 0x9e3779b97f4a7c15) >> c.shift; ; i = (i + 1) & mask {
+	for i := (key * 0x9e3779b97f4a7c15) >> (c.shift & 63); ; i = (i + 1) & c.mask {
 		v := c.slots[i]
 		if v&0xff != c.gen {
 			return 0
@@ -873,25 +919,40 @@ func (c *tuCounter) count(key uint64) uint32 {
 	}
 }
 
-// tuHashSeed seeds the line and paragraph hashes. Only equality of hashes
-// is used, so signal values do not depend on it (short of a 64-bit
-// collision).
+// tuHashSeed seeds the line and paragraph hashes. Only candidates are found
+// by hash, so signal values do not depend on it.
 var tuHashSeed = maphash.MakeSeed()
 
 // tuDuplicates is datatrove's find_duplicates over the parts of text:
 // walking the parts in order, a part equal to an earlier one is a duplicate
 // (first occurrences never count). It returns the number of duplicates and
 // their length in characters.
-func tuDuplicates(c *tuSet, text string, parts []tuSpan) (dups, dupRunes int) {
-	c.reset(len(parts))
-	for _, p := range parts {
-		s := text[p.start:p.end]
-		if c.seen(maphash.String(tuHashSeed, s)) {
+func tuDuplicates(t *tuTable, text string, parts []tuSpan) (dups, dupRunes int) {
+	t.reset(len(parts))
+	for i, p := range parts {
+		if tuSeenPart(t, text, parts, i) {
 			dups++
-			dupRunes += tuRuneCount(s)
+			dupRunes += tuRuneCount(text[p.start:p.end])
 		}
 	}
 	return dups, dupRunes
+}
+
+// tuSeenPart reports whether an earlier part in t equals part i, adding i
+// to t when none does.
+func tuSeenPart(t *tuTable, text string, parts []tuSpan, i int) bool {
+	s := text[parts[i].start:parts[i].end]
+	slot, fp := t.home(maphash.String(tuHashSeed, s))
+	for {
+		var j int
+		if slot, j = t.probe(slot, fp, i); j < 0 {
+			return false
+		}
+		if text[parts[j].start:parts[j].end] == s {
+			return true
+		}
+		slot = t.next(slot)
+	}
 }
 
 // tuWordSet is a set of up to 32 short words (at most 7 bytes each) for

@@ -658,9 +658,8 @@ func TestTuWordSet(t *testing.T) {
 	}
 }
 
-func TestTuCounterSaturates(t *testing.T) {
-	// 70 000 copies of one 2-gram overflow the 16-bit packed count; the
-	// exact recount must still give datatrove's value.
+func TestGopherRepetitionLargeCount(t *testing.T) {
+	// 70 000 copies of one 2-gram: no count is bounded by a packed field.
 	text := strings.Repeat("a b ", 70000)
 	c := &grComputer{}
 	v := tuSignals(GopherRepetition, c, &Doc{Text: text})
