@@ -82,7 +82,7 @@ func Train(ctx context.Context, o Options) (*Result, error) {
 	if grace == 0 {
 		grace = 10 * time.Minute
 	}
-	w := &worker{py: res.Python, run: o.Run, resume: o.Resume, grace: grace, onEvent: o.OnEvent, log: log}
+	w := &worker{py: res.Python, run: o.Run, resume: o.Resume, grace: grace, onEvent: o.OnEvent}
 	last, err := w.start(ctx)
 	res.Ready, res.Done = last.ready, last.done
 	return res, err

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +63,6 @@ type worker struct {
 	resume  bool
 	grace   time.Duration // how long it may take to checkpoint after SIGINT
 	onEvent func(Event)
-	log     *slog.Logger
 }
 
 // start writes worker.py into the run directory and runs it to the end,
@@ -106,10 +104,13 @@ func (w *worker) start(ctx context.Context) (last lastEvents, err error) {
 		return last, errorf(KindDependency, err, "start %s", w.py.Path)
 	}
 	last, readErr := w.events(stdout, metrics, logf)
-	waitErr := cmd.Wait()
 	if readErr != nil {
+		// Nobody reads its stdout any more: it would block on its next event.
+		cmd.Process.Kill()
+		cmd.Wait()
 		return last, readErr
 	}
+	waitErr := cmd.Wait()
 	return last, w.exitError(waitErr, cmd.ProcessState, last)
 }
 

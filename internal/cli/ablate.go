@@ -53,8 +53,7 @@ func Ablate(ctx context.Context, stdout io.Writer, stderr *os.File, o AblateOpti
 		Eval: o.Eval, Work: work, Seeds: seeds, Job: o.Job, Tokens: o.Tokens,
 		Python: trainer.Candidates(o.Python, os.Getenv), Log: log, OnEvent: p.event,
 		OnRun: func(arm string, seed int64, run string) {
-			p.finish()
-			*p = *newTrainProgress(stderr, p.tty, log)
+			p.reset()
 			fmt.Fprintf(stderr, "winnow: ablate: arm %s, seed %d (%s)\n", arm, seed, run)
 		},
 	})

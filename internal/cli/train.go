@@ -150,6 +150,12 @@ func (p *trainProgress) finish() {
 	}
 }
 
+// reset finishes the line and starts over for another run.
+func (p *trainProgress) reset() {
+	p.finish()
+	*p = trainProgress{w: p.w, tty: p.tty, log: p.log}
+}
+
 // parseWeightsFlag reads a --lang-weights style flag.
 func parseWeightsFlag(name, v string) (map[string]float64, error) {
 	m, err := trainer.ParseWeights(v)

@@ -30,7 +30,7 @@ func TestTrainBinaryInterruptAndResume(t *testing.T) {
 	shards := pipelineRun(t, "", "fixtures/demo.yaml", filepath.Join(testenv.RepoRoot(t), "fixtures", "corpus"), filepath.Join(dir, "out"))
 	run := filepath.Join(dir, "run")
 
-	cmd := exec.Command(bin, "train", "--shards", shards, "--run", run, "--python", py.Path, "--steps", "120",
+	cmd := exec.Command(bin, "train", "--shards", shards, "--run", run, "--python", py.Path, "--steps", "60",
 		"--seq-len", "64", "--batch-size", "8", "--threads", "1", "--val-fraction", "0.05")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
