@@ -58,7 +58,7 @@ import (
 // line is as much a cut-off teaser as "..."), so a line ending in … or ...
 // is removed, as C4 removes "...".
 //
-// Sentences (rule 9) are counted by tuCountSentences: pieces of the line
+// Sentences (rule 9) are counted by c4ScanLine: pieces of the line
 // ended by . ! ? 。 ！ ？ (and other sentence ends) plus the closers after
 // them, holding at least one letter or digit. C4 used NLTK punkt for
 // English and datatrove uses spaCy's sentencizer for Chinese; this counter
@@ -144,20 +144,24 @@ func (c *c4Computer) Compute(d *Doc, out []float64) {
 			continue
 		}
 		nonBlank++
-		words, longest := c4Words(s)
-		if longest > c4MaxWord {
+		scan := c4ScanLine(s)
+		if scan.longest > c4MaxWord {
 			removed++
 			continue
 		}
 		if strings.IndexByte(s, '[') >= 0 {
-			s = c.stripCitations(s)
+			if stripped, ok := c.stripCitations(s); ok {
+				s = stripped
+				words := scan.words // counted before the marks go, as C4 does
+				scan = c4ScanLine(s)
+				scan.words = words
+			}
 		}
-		if !c4EndsSentence(s) || words < c4MinWords {
+		if !c4EndsSentence(s) || scan.words < c4MinWords {
 			removed++
 			continue
 		}
-		ascii := c4HasASCIILetter(s)
-		if ascii {
+		if scan.asciiLetter {
 			c.lower = c4LowerASCII(c.lower[:0], s)
 			if bytes.Contains(c.lower, []byte("lorem ipsum")) {
 				lorem = 1
@@ -171,12 +175,12 @@ func (c *c4Computer) Compute(d *Doc, out []float64) {
 		if strings.IndexByte(s, '{') >= 0 {
 			curly = 1
 		}
-		if ascii && c4HasPolicy(c.lower) {
+		if scan.asciiLetter && c4HasPolicy(c.lower) {
 			policy++
 			removed++
 			continue
 		}
-		sentences += tuCountSentences(s)
+		sentences += scan.sentences
 	}
 	out[c4Sentences] = float64(sentences)
 	out[c4Lorem] = float64(lorem)
@@ -186,17 +190,46 @@ func (c *c4Computer) Compute(d *Doc, out []float64) {
 	out[c4RemovedFrac] = tuRatio(removed, nonBlank)
 }
 
-// c4Words returns the number of words of a trimmed line and the length of
-// its longest word in characters: white-space fields (Python split()), or,
-// for a line holding a Han or kana character, one word per Han or kana
-// character plus one per run of other letters, digits and marks
-// (punctuation is no word).
-func c4Words(s string) (n, longest int) {
+// c4Line is what c4ScanLine finds in a trimmed line.
+type c4Line struct {
+	// words is the number of words, longest the length of the longest in
+	// characters: white-space fields (Python split()), or, for a line
+	// holding a Han or kana character, one word per Han or kana character
+	// plus one per run of other letters, digits and marks (punctuation is
+	// no word).
+	words, longest int
+	// sentences are the pieces of the line ended by a run of sentence ends
+	// (tuIsSentenceEnd) and the closers after it, holding a letter or a
+	// digit. An ASCII '.' ends a sentence only before white space, a
+	// closer, another sentence end, a non-ASCII character or the end of
+	// the line, so 3.14, U.S.A and example.com do not split. A line without
+	// a sentence end is one sentence. This stands in for datatrove's
+	// sent_tokenize (NLTK punkt for English, spaCy's sentencizer for
+	// Chinese): it splits 。！？ as the sentencizer does and, unlike punkt,
+	// also after abbreviations such as "Dr.".
+	sentences   int
+	asciiLetter bool // the line holds an ASCII letter
+}
+
+// c4ScanLine counts a line's words and sentences in one pass over its
+// characters.
+func c4ScanLine(s string) c4Line {
 	var fields, fieldMax, field int // white-space fields
 	var cjk bool
 	var words, wordMax, word int // CJK-aware words
+	var sentences int
+	var content bool // a letter or digit since the last sentence end
+	var inEnds bool  // inside a run of sentence ends and the closers after it
+	var ascii bool
 	for i := 0; i < len(s); {
-		r, size := tuDecode(s, i)
+		r, size := rune(s[i]), 1
+		if r < utf8.RuneSelf {
+			ascii = ascii || r|0x20 >= 'a' && r|0x20 <= 'z'
+		} else if r3, ok := tuRune3(s, i); ok {
+			r, size = r3, 3
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
 		i += size
 		c := tuClass(r)
 		if c&tuCSpace != 0 {
@@ -223,23 +256,43 @@ func c4Words(s string) (n, longest int) {
 		default:
 			word++
 		}
+		if inEnds && c&(tuCSentEnd|tuCCloser) != 0 {
+			continue
+		}
+		inEnds = false
+		switch {
+		case c&tuCSentEnd == 0:
+			content = content || c&(tuCLetter|tuCNumber) != 0
+		case r == '.' && i < len(s) && s[i] < utf8.RuneSelf && tuBMP[s[i]]&(tuCSpace|tuCCloser|tuCSentEnd) == 0:
+			// 3.14, U.S.A: no sentence end.
+		default:
+			inEnds = true
+			if content {
+				sentences++
+				content = false
+			}
+		}
 	}
 	if field > 0 {
 		fields++
 		fieldMax = max(fieldMax, field)
 	}
+	if content {
+		sentences++
+	}
 	if !cjk {
-		return fields, fieldMax
+		return c4Line{words: fields, longest: fieldMax, sentences: sentences, asciiLetter: ascii}
 	}
 	if word > 0 {
 		words++
 		wordMax = max(wordMax, word)
 	}
-	return words, wordMax
+	return c4Line{words: words, longest: wordMax, sentences: sentences, asciiLetter: ascii}
 }
 
-// stripCitations deletes C4's citation marks: \[\d*]|\[edit]|\[citation needed].
-func (c *c4Computer) stripCitations(s string) string {
+// stripCitations deletes C4's citation marks: \[\d*]|\[edit]|\[citation
+// needed]; false when s has none.
+func (c *c4Computer) stripCitations(s string) (string, bool) {
 	out := c.noCites[:0]
 	for i := 0; i < len(s); {
 		if s[i] == '[' {
@@ -252,7 +305,10 @@ func (c *c4Computer) stripCitations(s string) string {
 		i++
 	}
 	c.noCites = out
-	return string(out)
+	if len(out) == len(s) {
+		return s, false
+	}
+	return string(out), true
 }
 
 // c4CitationLen is the length of the citation mark at the start of s, or 0.
@@ -286,15 +342,6 @@ func c4EndsSentence(s string) bool {
 	t := tuTrimClosers(s)
 	r, _ := utf8.DecodeLastRuneInString(t)
 	return r != utf8.RuneError && tuIsSentenceEnd(r) && !strings.HasSuffix(t, "...")
-}
-
-func c4HasASCIILetter(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
-			return true
-		}
-	}
-	return false
 }
 
 // c4LowerASCII appends s with ASCII letters lowercased to dst.

@@ -1,8 +1,11 @@
 package filters
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentence lines for the c4 cases: five or more words, a full stop.
@@ -112,5 +115,123 @@ func TestC4Stage(t *testing.T) {
 	}
 	if sentences[0] != 6.0 || sentences[1] != 0.0 {
 		t.Errorf("c4_sentences column %v", sentences)
+	}
+}
+
+func TestC4Sentences(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want int
+	}{
+		{"", 0},
+		{"。。", 0},
+		{"今天天气很好。我们去公园吧！好不好？", 3},
+		{"他说：“走吧。”然后走了。", 2},
+		{"没有句号的一行", 1},
+		{"Pi is 3.14 and U.S.A is big. Next one!", 2},
+		{"Visit example.com today.", 1},
+		{"What?! Really...", 2},
+		{"他说「好。」", 1},
+	} {
+		if got := c4ScanLine(tc.line).sentences; got != tc.want {
+			t.Errorf("sentences of %q = %d, want %d", tc.line, got, tc.want)
+		}
+	}
+}
+
+// c4ReferenceWords and c4ReferenceSentences are the two passes
+// c4ScanLine makes one, written plainly.
+func c4ReferenceWords(s string) (n, longest int) {
+	var cjk bool
+	for _, r := range s {
+		cjk = cjk || tuIsCJKRune(r)
+	}
+	if !cjk {
+		for f := range strings.FieldsFuncSeq(s, tuIsSpace) {
+			n++
+			longest = max(longest, utf8.RuneCountInString(f))
+		}
+		return n, longest
+	}
+	word := 0
+	end := func() {
+		if word > 0 {
+			n++
+			longest = max(longest, word)
+		}
+		word = 0
+	}
+	for _, r := range s {
+		switch c := tuClass(r); {
+		case c&tuCCJK != 0:
+			end()
+			n++
+			longest = max(longest, 1)
+		case c&(tuCLetter|tuCNumber|tuCMark) == 0:
+			end()
+		default:
+			word++
+		}
+	}
+	end()
+	return n, longest
+}
+
+func c4ReferenceSentences(line string) int {
+	rs := []rune(line)
+	n, content := 0, false
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		if !tuIsSentenceEnd(r) {
+			content = content || unicode.IsLetter(r) || unicode.IsNumber(r)
+			continue
+		}
+		if r == '.' && i+1 < len(rs) && rs[i+1] < utf8.RuneSelf && !tuIsSpace(rs[i+1]) && !tuIsCloser(rs[i+1]) && !tuIsSentenceEnd(rs[i+1]) {
+			continue // 3.14, U.S.A
+		}
+		for i+1 < len(rs) && (tuIsSentenceEnd(rs[i+1]) || tuIsCloser(rs[i+1])) {
+			i++
+		}
+		if content {
+			n++
+			content = false
+		}
+	}
+	if content {
+		n++
+	}
+	return n
+}
+
+// TestC4ScanLineMatchesReference checks the one-pass line scan against the
+// plain passes on every line of the shared corpora and on random lines of
+// sentence ends, closers, dots, digits, letters and CJK.
+func TestC4ScanLineMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "Z", "1", ".", ".", "!", "?", "。", "！", "”", "」", ")", " ", "\u3000", "中", "か", "é", "\u0301", "…", "-", "#", "١"}
+	var lines []string
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		lines = append(lines, tuTrim(sb.String()))
+	}
+	if !testing.Short() {
+		for _, set := range []string{"zh-prose", "zh-laws", "text-junk", "medicalgpt"} {
+			for _, d := range zhCorpus(t, set) {
+				for l := range strings.SplitSeq(d.text, "\n") {
+					lines = append(lines, tuTrim(l))
+				}
+			}
+		}
+	}
+	for _, l := range lines {
+		got := c4ScanLine(l)
+		words, longest := c4ReferenceWords(l)
+		ascii := strings.ContainsFunc(l, func(r rune) bool { return r < utf8.RuneSelf && unicode.IsLetter(r) })
+		if want := (c4Line{words, longest, c4ReferenceSentences(l), ascii}); got != want {
+			t.Fatalf("%q: %+v, reference %+v", l, got, want)
+		}
 	}
 }

@@ -153,6 +153,18 @@ func tuDecode(s string, i int) (rune, int) {
 	return tuDecodeMulti(s, i)
 }
 
+// tuRune3 decodes the three-byte sequence at s[i], if there is a valid
+// one: nearly every CJK character. Small enough to be inlined, so that
+// loops over CJK text make no call per character.
+func tuRune3(s string, i int) (rune, bool) {
+	if i+2 >= len(s) {
+		return 0, false
+	}
+	x := uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2])
+	r := x>>4&0xf000 | x>>2&0xfc0 | x&0x3f
+	return rune(r), x&0xf0c0c0 == 0xe08080 && r >= 0x800 && r-0xd800 >= 0x800
+}
+
 func tuDecodeMulti(s string, i int) (rune, int) {
 	c := s[i]
 	if c&0xf0 == 0xe0 && i+2 < len(s) {
@@ -355,52 +367,6 @@ func tuEndsSentence(line string) bool {
 	}
 	r, _ := utf8.DecodeLastRuneInString(s)
 	return tuIsSentenceEnd(r) || r == '…'
-}
-
-// tuCountSentences counts the sentences of a line: pieces ended by a run of
-// sentence ends (tuIsSentenceEnd) and the closers after it, holding at
-// least one letter or digit. An ASCII '.' ends a sentence only before white
-// space, a closer, another sentence end, a non-ASCII character or the end of
-// the line, so 3.14, U.S.A and example.com do not split. A line without a
-// sentence end is one sentence. This stands in for datatrove's
-// sent_tokenize (NLTK punkt for English, spaCy's sentencizer for Chinese):
-// it splits 。！？ as the sentencizer does and, unlike punkt, also after
-// abbreviations such as "Dr.".
-func tuCountSentences(line string) int {
-	n := 0
-	content := false
-	for i := 0; i < len(line); {
-		r, size := tuDecode(line, i)
-		i += size
-		c := tuClass(r)
-		if c&tuCSentEnd == 0 {
-			if c&(tuCLetter|tuCNumber) != 0 {
-				content = true
-			}
-			continue
-		}
-		if r == '.' && i < len(line) {
-			if next := line[i]; next < utf8.RuneSelf && tuBMP[next]&(tuCSpace|tuCCloser|tuCSentEnd) == 0 {
-				continue
-			}
-		}
-		// The rest of the run of sentence ends and the closers after it.
-		for i < len(line) {
-			r2, s2 := tuDecode(line, i)
-			if tuClass(r2)&(tuCSentEnd|tuCCloser) == 0 {
-				break
-			}
-			i += s2
-		}
-		if content {
-			n++
-			content = false
-		}
-	}
-	if content {
-		n++
-	}
-	return n
 }
 
 // Token flags.

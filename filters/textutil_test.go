@@ -553,27 +553,6 @@ func TestTuPunctuationSets(t *testing.T) {
 	}
 }
 
-func TestTuCountSentences(t *testing.T) {
-	for _, tc := range []struct {
-		line string
-		want int
-	}{
-		{"", 0},
-		{"。。", 0},
-		{"今天天气很好。我们去公园吧！好不好？", 3},
-		{"他说：“走吧。”然后走了。", 2},
-		{"没有句号的一行", 1},
-		{"Pi is 3.14 and U.S.A is big. Next one!", 2},
-		{"Visit example.com today.", 1},
-		{"What?! Really...", 2},
-		{"他说「好。」", 1},
-	} {
-		if got := tuCountSentences(tc.line); got != tc.want {
-			t.Errorf("tuCountSentences(%q) = %d, want %d", tc.line, got, tc.want)
-		}
-	}
-}
-
 func tuTokenStrings(text string, words []string) []string {
 	var tk tuTokens
 	tk.build(&Doc{Text: text, Words: words})
