@@ -309,7 +309,11 @@ func (l *flgList) insert(node int32, r rune) int32 {
 // from i, or i when none does.
 func (l *flgList) longest(subs []string, i int) int {
 	best := i
-	if r, _ := utf8.DecodeRuneInString(subs[i]); r < 1<<16 {
+	r, ok := tuRune3(subs[i], 0)
+	if !ok {
+		r, _ = utf8.DecodeRuneInString(subs[i])
+	}
+	if r < 1<<16 {
 		if r = flgFold(r); r < 1<<16 && l.first[r/64]&(1<<(r%64)) == 0 {
 			return best
 		}
@@ -393,6 +397,9 @@ func (c *flgComputer) Compute(d *Doc, out []float64) {
 
 // flgSubwords appends the runs of letters, digits and marks of one word.
 func flgSubwords(dst []string, w string) []string {
+	if flgPlainWord(w) {
+		return append(dst, w)
+	}
 	start := -1
 	for i, r := range w {
 		if flgWordRune(r) {
@@ -408,6 +415,26 @@ func flgSubwords(dst []string, w string) []string {
 		dst = append(dst, w[start:])
 	}
 	return dst
+}
+
+// flgPlainWord reports whether w is made of ASCII letters and digits and
+// CJK Unified Ideographs (U+4E00–U+9FFF) only, read from the bytes: nearly
+// every jieba word is, and is then its only sub-word. False says nothing.
+func flgPlainWord(w string) bool {
+	for i := 0; i < len(w); {
+		switch c := w[i]; {
+		case c < utf8.RuneSelf:
+			if l := c | 0x20; (l < 'a' || l > 'z') && (c < '0' || c > '9') {
+				return false
+			}
+			i++
+		case c >= 0xe4 && c <= 0xe9 && i+2 < len(w) && w[i+1]&0xc0 == 0x80 && w[i+2]&0xc0 == 0x80 && (c > 0xe4 || w[i+1] >= 0xb8):
+			i += 3
+		default:
+			return false
+		}
+	}
+	return w != ""
 }
 
 // flgSplit is the fallback word split: every character of a script written

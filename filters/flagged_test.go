@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -437,5 +439,36 @@ func TestFlaggedConfig(t *testing.T) {
 	want := `p.yaml:2: stages[0].flagged_words: lists.zh: ` + filepath.Join("testdata", "flagged", "bad_term.txt") + `:3: term "!!!" has no letter or digit`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant %s", err, want)
+	}
+}
+
+// TestFlgSubwordsMatchesFields: the byte-level fast path for plain words
+// splits as strings.FieldsFunc on flgWordRune does, on every word the
+// segment stage makes of the shared corpora and on random strings.
+func TestFlgSubwordsMatchesFields(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	pieces := []string{"a", "Z", "9", "中", "丁", "一", "鿿", "龥", "㐀", "'", "-", " ", "é", "\u0301", "，", "ｱ", "\xe4\xb8", "\xff", "😀"}
+	var words []string
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(6) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		words = append(words, sb.String())
+	}
+	if !testing.Short() {
+		var texts []string
+		for _, d := range zhCorpus(t, "text-junk") {
+			texts = append(texts, d.text)
+		}
+		for _, ws := range tuSegment(t, texts) {
+			words = append(words, ws...)
+		}
+	}
+	notWord := func(r rune) bool { return !flgWordRune(r) }
+	for _, w := range words {
+		if got, want := flgSubwords(nil, w), strings.FieldsFunc(w, notWord); !slices.Equal(got, want) {
+			t.Fatalf("flgSubwords(%q) = %q, want %q", w, got, want)
+		}
 	}
 }
