@@ -145,7 +145,15 @@ func (tsComputer) Compute(d *Doc, out []float64) {
 		pending   rune
 		ownWords  = d.Words == nil
 	)
-	for _, r := range text {
+	for i, size := 0, 0; i < len(text); i += size {
+		r, ok := rune(text[i]), true
+		if size = 1; r >= utf8.RuneSelf {
+			if r, ok = tuRune3(text, i); ok {
+				size = 3
+			} else {
+				r, size = utf8.DecodeRuneInString(text[i:])
+			}
+		}
 		chars++
 		var cl zhClass
 		if r < 0x80 {

@@ -831,3 +831,22 @@ func tuStageRun(t *testing.T, f *Family, lang string, texts []string) (reasons [
 	}
 	return reasons, first
 }
+
+// TestTuRune3: tuRune3 accepts exactly the three-byte sequences that
+// utf8.DecodeRuneInString reads as one character, with the same value
+// (every lead byte, all continuation bytes).
+func TestTuRune3(t *testing.T) {
+	b := make([]byte, 3)
+	for x := range 1 << 24 {
+		b[0], b[1], b[2] = byte(x>>16), byte(x>>8), byte(x)
+		s := string(b)
+		r, ok := tuRune3(s, 0)
+		want, n := utf8.DecodeRuneInString(s)
+		if ok != (n == 3) || ok && r != want {
+			t.Fatalf("tuRune3(%q) = %U, %v; DecodeRuneInString: %U, %d", s, r, ok, want, n)
+		}
+	}
+	if _, ok := tuRune3("中", 1); ok {
+		t.Error("tuRune3 reads past the end")
+	}
+}

@@ -367,7 +367,15 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 		}
 		lineVis, lineIn, depth = 0, 0, 0
 	}
-	for i, r := range text {
+	for i, size := 0, 0; i < len(text); i += size {
+		r, ok := rune(text[i]), true
+		if size = 1; r >= utf8.RuneSelf {
+			if r, ok = tuRune3(text, i); ok {
+				size = 3
+			} else {
+				r, size = utf8.DecodeRuneInString(text[i:])
+			}
+		}
 		if r == '\n' {
 			endLine(i)
 			lineStart = i + 1
