@@ -125,6 +125,7 @@ type BandSpiller struct {
 	spills int
 	bw     *bufio.Writer // reused by every run file
 	done   bool
+	synced []int // per band, the runs synced by a checkpoint
 }
 
 // NewBandSpiller creates dir if needed and returns a spiller writing

@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -187,6 +188,10 @@ func (s *exactStage) NewCollector(env pipeline.GlobalEnv) (pipeline.Collector, e
 
 func (s *exactStage) ReopenDecider(env pipeline.GlobalEnv) (pipeline.Decider, error) {
 	return s.core.reopenDecider(s, env)
+}
+
+func (s *exactStage) ResumeCollector(env pipeline.GlobalEnv, state json.RawMessage) (pipeline.Collector, error) {
+	return s.core.resumeCollector(s, env, state)
 }
 
 func (s *exactStage) Apply(ctx context.Context, b *pipeline.Batch) error {

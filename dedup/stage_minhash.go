@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -121,6 +122,10 @@ func (s *minhashStage) NewCollector(env pipeline.GlobalEnv) (pipeline.Collector,
 
 func (s *minhashStage) ReopenDecider(env pipeline.GlobalEnv) (pipeline.Decider, error) {
 	return s.core.reopenDecider(s, env)
+}
+
+func (s *minhashStage) ResumeCollector(env pipeline.GlobalEnv, state json.RawMessage) (pipeline.Collector, error) {
+	return s.core.resumeCollector(s, env, state)
 }
 
 func (s *minhashStage) Apply(ctx context.Context, b *pipeline.Batch) error {

@@ -19,10 +19,20 @@ import (
 // next pass instead of reading the input again; anything else starts over.
 
 // Resumable is a global stage whose Resolve leaves its decisions in its
-// work directory, so a resumed run can read them again.
+// work directory, so a resumed run can read them again, and whose
+// collector checkpoints mid-pass (CheckpointCollector) and is rebuilt from
+// that state by ResumeCollector.
 type Resumable interface {
 	GlobalStage
 	ReopenDecider(env GlobalEnv) (Decider, error)
+	ResumeCollector(env GlobalEnv, state json.RawMessage) (Collector, error)
+}
+
+// CheckpointCollector is a Collector that can make what it has collected
+// durable between two batches and describe it.
+type CheckpointCollector interface {
+	Collector
+	Checkpoint() (json.RawMessage, error)
 }
 
 const checkpointFile = "done.json"
@@ -59,6 +69,95 @@ func inputsKey(inputs []InputFile) string {
 		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s\n", f.Path, f.Rel, f.Size, mtime.Format(time.RFC3339Nano))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// partialCheckpoint is a pass before the last one, part done: the
+// batches up to Seq are staged (in Segments segment files) and collected.
+type partialCheckpoint struct {
+	Pass         int             `json:"pass"`
+	Seq          int64           `json:"seq"`
+	ConfigSHA256 string          `json:"config_sha256"`
+	InputsSHA256 string          `json:"inputs_sha256"`
+	Counters     []counterState  `json:"counters"`
+	Segments     int             `json:"segments"`
+	Collector    json.RawMessage `json:"collector"`
+}
+
+const partialCheckpointFile = "partial.json"
+
+// checkpointPass runs after each batch of a pass before the last: once
+// a shard's worth of rows is staged since the last checkpoint, the
+// segment is closed, the collector made durable, and partial.json written.
+func (r *run) checkpointPass(seq int64, out passOutput) error {
+	coll, ok := out.collect.(CheckpointCollector)
+	if !ok || out.staged.bytes < r.cfg.Output.ShardBytes {
+		return nil
+	}
+	if err := out.staged.Close(); err != nil {
+		return err
+	}
+	state, err := coll.Checkpoint()
+	if err != nil {
+		return err
+	}
+	cp := partialCheckpoint{Pass: out.pass + 1, Seq: seq, ConfigSHA256: r.configHash, InputsSHA256: r.inputsKey,
+		Counters: r.counterStates(), Segments: out.staged.segs, Collector: state}
+	return WriteJSON(filepath.Join(passDir(r.dir, out.pass), partialCheckpointFile), cp)
+}
+
+// lastPartialCheckpoint returns the checkpoint inside the pass a resumed
+// run starts with, if there is a usable one.
+func (r *run) lastPartialCheckpoint(passes []pass) *partialCheckpoint {
+	p := 0
+	if r.resume != nil {
+		p = r.resume.Pass
+	}
+	if p >= len(passes)-1 {
+		return nil
+	}
+	if _, ok := passes[p].global.(Resumable); !ok {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(passDir(r.dir, p), partialCheckpointFile))
+	if err != nil {
+		return nil
+	}
+	var cp partialCheckpoint
+	if err := json.Unmarshal(data, &cp); err != nil {
+		r.log.Warn("unreadable checkpoint: starting the pass over", "pass", p+1, "err", err)
+		return nil
+	}
+	if cp.Pass != p+1 || cp.ConfigSHA256 != r.configHash || cp.InputsSHA256 != r.inputsKey || len(cp.Counters) != len(r.stages) {
+		return nil
+	}
+	return &cp
+}
+
+// resumePass continues pass p from its partial checkpoint: the staged
+// segments and collected records up to cp.Seq stay, later ones go.
+func (r *run) resumePass(cp *partialCheckpoint, p int, ps pass, out *passOutput) error {
+	dir := passDir(r.dir, p)
+	for i := cp.Segments; ; i++ {
+		err := os.Remove(stagedSegment(dir, i))
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	os.Remove(filepath.Join(dir, checkpointFile))
+	out.staged = newStagedWriter(dir, r.mem)
+	out.staged.segs = cp.Segments
+	coll, err := ps.global.(Resumable).ResumeCollector(r.globalEnv(filepath.Join(dir, ps.global.Name()), ps.globalIdx), cp.Collector)
+	if err != nil {
+		return fmt.Errorf("stage %s: resume: %w", ps.global.Name(), err)
+	}
+	out.collect = coll
+	r.restoreCounters(cp.Counters)
+	out.first = cp.Seq + 1
+	r.log.Info("resuming after a checkpoint", "pass", cp.Pass, "batches_done", cp.Seq+1)
+	return nil
 }
 
 func passDir(runDir string, pass int) string {
@@ -269,7 +368,7 @@ func (cp *finalCheckpoint) keptShardFiles() map[string]bool {
 // found (nil when there is none): the work area; the quarantine files and
 // dedup indexes the completed passes wrote; the checkpointed shards.
 func (r *run) keepForResume() func(rel string) bool {
-	if r.resume == nil && r.resumeFinal == nil {
+	if r.resume == nil && r.resumeFinal == nil && r.resumePartial == nil {
 		return nil
 	}
 	var shards map[string]bool
@@ -279,7 +378,7 @@ func (r *run) keepForResume() func(rel string) bool {
 	return func(rel string) bool {
 		switch rel {
 		case WorkDir:
-			return true
+			return r.resume != nil || r.resumeFinal != nil || r.resumePartial != nil
 		case "quarantine", "index":
 			return r.resume != nil
 		case "shards", "rejected":

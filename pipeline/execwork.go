@@ -120,6 +120,8 @@ func (r *run) writeOrdered(ctx context.Context, in <-chan *Batch, out passOutput
 			b.Release()
 			if err == nil && out.final {
 				err = r.checkpointShards(b.Seq)
+			} else if err == nil {
+				err = r.checkpointPass(b.Seq, out)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
@@ -137,6 +139,7 @@ type passOutput struct {
 	staged  *stagedWriter
 	collect Collector
 	first   int64 // the first batch to write (a resumed pass skips some)
+	pass    int
 }
 
 func (r *run) writeBatch(ctx context.Context, b *Batch, out passOutput) error {

@@ -370,6 +370,7 @@ func runIncremental(ctx context.Context, opts RunOptions) (*Result, error) {
 	passes := splitPasses(r.stages)
 	r.resume = r.lastCheckpoint(passes)
 	r.resumeFinal = r.lastFinalCheckpoint(passes)
+	r.resumePartial = r.lastPartialCheckpoint(passes)
 	if err := prepareOutputDir(r.dir, r.keepForResume()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}

@@ -107,9 +107,11 @@ type run struct {
 	inc   *increment // nil unless the run is incremental
 	// resume is the checkpoint of an earlier attempt this run continues.
 	resume *checkpoint
-	// resumeFinal is the last pass's checkpoint of an earlier attempt.
-	resumeFinal *finalCheckpoint
-	inputsKey   string
+	// resumeFinal is the last pass's checkpoint of an earlier attempt,
+	// resumePartial one inside the pass this run starts with.
+	resumeFinal   *finalCheckpoint
+	resumePartial *partialCheckpoint
+	inputsKey     string
 	// finalPass is the index of the last pass; keptCheckpointed the kept
 	// shard count at its last checkpoint.
 	finalPass, keptCheckpointed int
@@ -171,6 +173,7 @@ func newRun(opts RunOptions) (*run, error) {
 	passes := splitPasses(r.stages)
 	r.resume = r.lastCheckpoint(passes)
 	r.resumeFinal = r.lastFinalCheckpoint(passes)
+	r.resumePartial = r.lastPartialCheckpoint(passes)
 	if err := prepareOutputDir(r.dir, r.keepForResume()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
@@ -282,12 +285,16 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 		if dec, err = ps.global.(Resumable).ReopenDecider(r.globalEnv(filepath.Join(passDir(r.dir, p), ps.global.Name()), ps.globalIdx)); err != nil {
 			return fmt.Errorf("stage %s: resume: %w", ps.global.Name(), err)
 		}
-		staged, prevGlobal, start = filepath.Join(passDir(r.dir, p), "staged.arrow"), ps.globalIdx, p+1
+		staged, prevGlobal, start = passDir(r.dir, p), ps.globalIdx, p+1
 	}
 	for p := start; p < len(passes); p++ {
 		ps := passes[p]
-		out := passOutput{final: p == len(passes)-1}
-		if !out.final {
+		out := passOutput{final: p == len(passes)-1, pass: p}
+		if cp := r.resumePartial; cp != nil && cp.Pass == p+1 {
+			if err := r.resumePass(cp, p, ps, &out); err != nil {
+				return err
+			}
+		} else if !out.final {
 			dir := passDir(r.dir, p)
 			gdir := filepath.Join(dir, ps.global.Name())
 			if err := os.RemoveAll(dir); err != nil { // an interrupted attempt's
@@ -296,7 +303,7 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 			if err := os.MkdirAll(gdir, 0o755); err != nil {
 				return fmt.Errorf("%w: %w", ErrOutput, err)
 			}
-			out.staged = newStagedWriter(filepath.Join(dir, "staged.arrow"), r.mem)
+			out.staged = newStagedWriter(dir, r.mem)
 			coll, err := ps.global.NewCollector(r.globalEnv(gdir, ps.globalIdx))
 			if err != nil {
 				return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
@@ -304,12 +311,11 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 			out.collect = coll
 		}
 		r.log.Info("pass started", "pass", p+1, "of", len(passes))
-		skip := int64(-1) // batches already written by an earlier attempt
 		if out.final && r.resumeFinal != nil {
 			r.restoreFinal(r.resumeFinal)
-			skip = r.resumeFinal.Seq
-			out.first = skip + 1
+			out.first = r.resumeFinal.Seq + 1
 		}
+		skip := out.first - 1 // batches already written by an earlier attempt
 		read := func(ctx context.Context, work chan<- rawBatch) error {
 			if p == 0 {
 				return r.readAll(ctx, work, skip)
@@ -334,6 +340,11 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 			return fmt.Errorf("%w: %w", ErrOutput, err)
 		}
 		var err error
+		// Resolve renames the collector's files: its partial checkpoint
+		// would name files that are gone.
+		if err := os.Remove(filepath.Join(passDir(r.dir, p), partialCheckpointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: %w", ErrOutput, err)
+		}
 		if dec, err = out.collect.Resolve(ctx); err != nil {
 			return fmt.Errorf("stage %s: %w", ps.global.Name(), err)
 		}
@@ -342,7 +353,7 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 				return fmt.Errorf("%w: checkpoint: %w", ErrOutput, err)
 			}
 		}
-		staged, prevGlobal = out.staged.path, ps.globalIdx
+		staged, prevGlobal = out.staged.dir, ps.globalIdx
 	}
 	return nil
 }

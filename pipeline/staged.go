@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,17 +24,25 @@ var tokensType = arrow.ListOf(arrow.BinaryTypes.String)
 
 // stagedWriter writes every row of a pass, one Arrow IPC record per batch,
 // in sequence order: the next pass reads them back as the same batches,
-// whose alive rows have consecutive ordinals.
+// whose alive rows have consecutive ordinals. The records go to numbered
+// segment files in dir (an IPC file cannot be appended to once closed):
+// a checkpoint closes the current one.
 type stagedWriter struct {
-	path string
-	mem  memory.Allocator
-	f    *os.File
-	w    *ipc.FileWriter
-	recs int64
+	dir   string
+	mem   memory.Allocator
+	f     *os.File
+	w     *ipc.FileWriter
+	recs  int64
+	segs  int   // segments begun
+	bytes int64 // column bytes staged since the last checkpoint
 }
 
-func newStagedWriter(path string, mem memory.Allocator) *stagedWriter {
-	return &stagedWriter{path: path, mem: mem}
+func newStagedWriter(dir string, mem memory.Allocator) *stagedWriter {
+	return &stagedWriter{dir: dir, mem: mem}
+}
+
+func stagedSegment(dir string, i int) string {
+	return filepath.Join(dir, fmt.Sprintf("staged-%04d.arrow", i))
 }
 
 // Write stages rec, all rows of b, with their tokens and drops.
@@ -51,21 +60,23 @@ func (s *stagedWriter) Write(b *Batch, rec arrow.RecordBatch) error {
 	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
 	defer out.Release()
 	if s.w == nil {
-		f, err := os.Create(s.path)
+		f, err := os.Create(stagedSegment(s.dir, s.segs))
 		if err != nil {
 			return fmt.Errorf("stage rows: %w", err)
 		}
 		w, err := ipc.NewFileWriter(f, ipc.WithSchema(out.Schema()), ipc.WithAllocator(s.mem), ipc.WithLZ4())
 		if err != nil {
 			f.Close()
-			return fmt.Errorf("stage rows in %s: %w", s.path, err)
+			return fmt.Errorf("stage rows in %s: %w", f.Name(), err)
 		}
 		s.f, s.w = f, w
+		s.segs++
 	}
 	if err := s.w.Write(out); err != nil {
-		return fmt.Errorf("stage rows in %s: %w", s.path, err)
+		return fmt.Errorf("stage rows in %s: %w", s.f.Name(), err)
 	}
 	s.recs++
+	s.bytes += recordBytes(out)
 	return nil
 }
 
@@ -87,52 +98,68 @@ func (s *stagedWriter) tokens(b *Batch) arrow.Array {
 	return lb.NewArray()
 }
 
-// Close finishes the file; a pass without input leaves none.
+// Close finishes the current segment; a pass without input leaves none.
 func (s *stagedWriter) Close() error {
 	if s.w == nil {
 		return nil
 	}
-	if err := s.w.Close(); err != nil {
-		s.f.Close()
-		return fmt.Errorf("finish %s: %w", s.path, err)
+	w, f := s.w, s.f
+	s.w, s.f, s.bytes = nil, nil, 0
+	if err := w.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("finish %s: %w", f.Name(), err)
 	}
-	return s.f.Close()
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("finish %s: %w", f.Name(), err)
+	}
+	return f.Close()
 }
 
-// readStaged streams a staged file back as batches, numbered in order, with
-// the previous global stage's decisions attached; batches up to skip only
-// take their decisions (an earlier attempt wrote them).
-func (r *run) readStaged(ctx context.Context, path string, dec Decider, work chan<- rawBatch, skip int64) error {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil // the pass before had no input
+// readStaged streams a pass's staged segments back as batches, numbered
+// in order, with the previous global stage's decisions attached; batches
+// up to skip only take their decisions (an earlier attempt wrote them).
+func (r *run) readStaged(ctx context.Context, dir string, dec Decider, work chan<- rawBatch, skip int64) error {
+	var seq int64
+	for i := 0; ; i++ {
+		f, err := os.Open(stagedSegment(dir, i))
+		if os.IsNotExist(err) {
+			return nil // the last segment, or a pass without input
+		}
+		if err != nil {
+			return fmt.Errorf("read staged rows: %w", err)
+		}
+		err = r.readSegment(ctx, f, dec, work, skip, &seq)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("read staged rows: %w", err)
-	}
-	defer f.Close()
+}
+
+func (r *run) readSegment(ctx context.Context, f *os.File, dec Decider, work chan<- rawBatch, skip int64, seq *int64) error {
 	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(r.mem))
 	if err != nil {
-		return fmt.Errorf("read staged rows %s: %w", path, err)
+		return fmt.Errorf("read staged rows %s: %w", f.Name(), err)
 	}
 	defer rd.Close()
 	for i := 0; i < rd.NumRecords(); i++ {
 		rec, err := rd.RecordBatchAt(i)
 		if err != nil {
-			return fmt.Errorf("read staged rows %s record %d: %w", path, i, err)
+			return fmt.Errorf("read staged rows %s record %d: %w", f.Name(), i, err)
 		}
-		b := batchFromStaged(r.mem, int64(i), rec)
+		b := batchFromStaged(r.mem, *seq, rec)
 		rec.Release()
 		if err := dec.Attach(b); err != nil {
 			b.Release()
 			return err
 		}
-		if int64(i) <= skip {
+		if *seq++; b.Seq <= skip {
 			b.Release()
 			continue
 		}
 		select {
-		case work <- rawBatch{seq: int64(i), staged: b}:
+		case work <- rawBatch{seq: b.Seq, staged: b}:
 		case <-ctx.Done():
 			b.Release()
 			return ctx.Err()
