@@ -341,12 +341,12 @@ func (c *grComputer) Compute(d *Doc, out []float64) {
 	g.prepare(text, c.toks.toks, c.toks.invalid)
 	defer g.release()
 	T := len(c.toks.toks)
-	for n := 2; n <= 4; n++ {
-		if T < n {
+	for n, top := range g.top() {
+		if n += 2; T < n {
 			out[grTop2+n-2] = math.NaN()
-			continue
+		} else {
+			out[grTop2+n-2] = charFrac(top)
 		}
-		out[grTop2+n-2] = charFrac(g.top(n))
 	}
 	for n := 5; n <= 10; n++ {
 		out[grDup5+n-5] = charFrac(g.dup(n))

@@ -12,22 +12,19 @@ type ngGrams struct {
 	invalid bool // some token holds invalid UTF-8: compare characters, not bytes
 
 	// Per token boundary k (0 … |W|): sums over the tokens before k.
-	runes   []int32  // characters
-	bytes   []int32  // bytes of the tokens (white space between them left out)
-	hash    []uint64 // Σ (r+1)·B^position over the tokens' characters, back to back
-	inv     []uint64 // B^-(characters before k)
-	tokHash []uint64 // Σ id(token m)·C^m
-	tokInv  []uint64 // C^-k
+	runes []int32  // characters
+	bytes []int32  // bytes of the tokens (white space between them left out)
+	hash  []uint64 // Σ (r+1)·B^position over the tokens' characters, back to back
+	inv   []uint64 // B^-(characters before k)
 
-	cnt   tuCounter
+	// Classes of the n-grams at each position: the first position of an
+	// equal n-gram, -1 for one known to occur once.
+	pairs, triples []int32
+	// Occurrences per class, at the class's first position.
+	pairCount, tripleCount, quadCount []int32
+
 	table tuTable
 }
-
-// ngTokenBase is the odd base of the token-level polynomial hashes (top
-// n-grams); the character-level ones use tuHashBase.
-const ngTokenBase uint64 = 0xc2b2ae3d27d4eb4f
-
-var ngTokenBaseInv = tuInverse(ngTokenBase)
 
 // prepare fills the prefix sums for the tokens of text.
 func (g *ngGrams) prepare(text string, toks []tuToken, invalid bool) {
@@ -37,24 +34,18 @@ func (g *ngGrams) prepare(text string, toks []tuToken, invalid bool) {
 	g.bytes = grResize(g.bytes, T+1)
 	g.hash = grResize(g.hash, T+1)
 	g.inv = grResize(g.inv, T+1)
-	g.tokHash = grResize(g.tokHash, T+1)
-	g.tokInv = grResize(g.tokInv, T+1)
 	var runes, bytes int32
-	var h, th uint64
-	pow, inv := uint64(1), uint64(1)   // B^characters, B^-characters
-	tpow, tinv := uint64(1), uint64(1) // C^k, C^-k
+	var h uint64
+	pow, inv := uint64(1), uint64(1) // B^characters, B^-characters
 	for k, t := range toks {
-		g.runes[k], g.bytes[k], g.hash[k], g.inv[k], g.tokHash[k], g.tokInv[k] = runes, bytes, h, inv, th, tinv
+		g.runes[k], g.bytes[k], g.hash[k], g.inv[k] = runes, bytes, h, inv
 		h += t.h * pow
 		pow *= tuPow(t.runes)
 		inv *= tuInvPow(t.runes)
-		th += (t.h ^ t.h>>29) * 0xbf58476d1ce4e5b9 * tpow
-		tpow *= ngTokenBase
-		tinv *= ngTokenBaseInv
 		runes += t.runes
 		bytes += t.end - t.start
 	}
-	g.runes[T], g.bytes[T], g.hash[T], g.inv[T], g.tokHash[T], g.tokInv[T] = runes, bytes, h, inv, th, tinv
+	g.runes[T], g.bytes[T], g.hash[T], g.inv[T] = runes, bytes, h, inv
 }
 
 // release drops the document's text and scratch memory a huge document
@@ -66,106 +57,149 @@ func (g *ngGrams) release() {
 	}
 }
 
-// top returns length × count of the most frequent token n-gram joined by
-// spaces (ties: the first seen), datatrove's find_top_duplicate; there
-// must be n tokens.
+// top returns, for n = 2, 3, 4, the length × count of the most frequent
+// token n-gram joined by spaces (ties: the first seen), datatrove's
+// find_top_duplicate; 0 where the stream has fewer than n tokens.
 //
-// N-grams are counted by a hash of their tokens' hashes. A collision
-// would merge two n-grams into one count, which only raises it: so when
-// the top count is the exact count of its first n-gram, no n-gram has
-// more, and an n-gram with as many would have been found first. Otherwise
-// (or past tuCounter's 16-bit counts) topExact counts again.
-func (g *ngGrams) top(n int) int {
+// 2-grams are compared token by token; a 3-gram is the pair of the
+// 2-grams at i and i+1, a 4-gram the pair at i and i+2: exact keys of
+// classes. A 3-gram can repeat only where both its 2-grams repeat, a
+// 4-gram only where both its 3-grams do: the other positions hold n-grams
+// seen once, and need no lookup.
+func (g *ngGrams) top() (tops [3]int) {
 	T := len(g.toks)
-	g.cnt.reset(T - n + 1)
-	best := uint32(0)
-	for i := 0; i+n <= T; i++ {
-		best = max(best, g.cnt.add(g.tokKey(i, n)))
+	if T < 2 {
+		return tops
 	}
-	if g.cnt.saturated {
-		return g.topExact(n)
+	g.pairs = grResize(g.pairs, T-1)
+	g.pairCount = grResize(g.pairCount, T-1)
+	best, first := g.countTokenPairs()
+	tops[0] = g.topLength(2, best, first)
+	if T < 3 {
+		return tops
 	}
-	// Counter.most_common(1) breaks ties by first insertion: the first
-	// position whose n-gram has the top count.
-	b := 0
-	for g.cnt.count(g.tokKey(b, n)) != best {
-		b++
+	g.triples = grResize(g.triples, T-2)
+	g.tripleCount = grResize(g.tripleCount, T-2)
+	best, first = g.countPairs(1, g.triples, g.tripleCount, g.pairs, g.pairCount)
+	tops[1] = g.topLength(3, best, first)
+	if T < 4 {
+		return tops
 	}
-	if g.countEqual(b, n) != int(best) {
-		return g.topExact(n)
-	}
-	return g.topLength(b, n, int(best))
+	g.quadCount = grResize(g.quadCount, T-3)
+	best, first = g.countPairs(2, nil, g.quadCount, g.triples, g.tripleCount)
+	tops[2] = g.topLength(4, best, first)
+	return tops
 }
 
-// tokKey is the hash of the token n-gram at i.
-func (g *ngGrams) tokKey(i, n int) uint64 { return (g.tokHash[i+n] - g.tokHash[i]) * g.tokInv[i] }
-
-// topLength is length × count of the n-gram at b, its tokens joined by
-// spaces.
-func (g *ngGrams) topLength(b, n, count int) int {
-	return (int(g.runes[b+n]-g.runes[b]) + n - 1) * count
+// topLength is the length × count of the n-gram at first seen best times;
+// best 0 means no n-gram repeats, and the top one is the first, once.
+func (g *ngGrams) topLength(n, best, first int) int {
+	if best == 0 {
+		best, first = 1, 0
+	}
+	return (int(g.runes[first+n]-g.runes[first]) + n - 1) * best
 }
 
-// countEqual counts the n-grams equal to the one at b, which is the
-// first of them.
-func (g *ngGrams) countEqual(b, n int) int {
-	key, count := g.tokKey(b, n), 0
-	for i := b; i+n <= len(g.toks); i++ {
-		if g.tokKey(i, n) == key && g.sameSequence(b, i, n) {
-			count++
-		}
+// countTokenPairs sets pairs[i] to the first position of the 2-gram at i
+// and counts the 2-grams in pairCount; it returns the largest count of 2
+// or more and the first position of its first 2-gram (0, 0 without one).
+func (g *ngGrams) countTokenPairs() (best, first int) {
+	g.table.reset(len(g.pairs))
+	for i := range g.pairs {
+		j := g.findTokenPair(i)
+		g.pairs[i] = int32(j)
+		best, first = ngCount(g.pairCount, i, j, best, first)
 	}
-	return count
+	return best, first
 }
 
-// sameSequence reports whether the tokens [j, j+n) equal the tokens
-// [i, i+n) one by one.
-func (g *ngGrams) sameSequence(j, i, n int) bool {
-	for k := range n {
-		if !g.sameTokens(j+k, i+k, 1) {
-			return false
+// findTokenPair returns the first position of the 2-gram at i, adding i to
+// the table when it is new.
+func (g *ngGrams) findTokenPair(i int) int {
+	t := &g.table
+	s, fp := t.home(g.toks[i].h*tuHashBase + g.toks[i+1].h)
+	for {
+		var j int
+		if s, j = t.probe(s, fp, i); j < 0 {
+			return i
 		}
+		if g.sameToken(j, i) && g.sameToken(j+1, i+1) {
+			return j
+		}
+		s = t.next(s)
 	}
-	return true
 }
 
-// topExact is top by a map of the n-grams' token strings: slow, and only
-// needed when a hash collision merged two n-grams or an n-gram occurs
-// 65535 times or more.
-func (g *ngGrams) topExact(n int) int {
-	type group struct{ count, first int }
-	groups := map[[4]string]*group{}
-	best, first := 0, 0
-	for i := 0; i+n <= len(g.toks); i++ {
-		var key [4]string
-		for k := range n {
-			key[k] = g.tokenString(i + k)
-		}
-		gr := groups[key]
-		if gr == nil {
-			gr = &group{first: i}
-			groups[key] = gr
-		}
-		if gr.count++; gr.count > best || gr.count == best && gr.first < first {
-			best, first = gr.count, gr.first
-		}
+// sameToken reports whether tokens j and i are the same characters. The
+// token hash h = Σ (r+1)·B^k is one-to-one on tokens of at most two
+// characters (TestTokenHashOneToOne), so those compare by hash alone.
+func (g *ngGrams) sameToken(j, i int) bool {
+	a, b := &g.toks[j], &g.toks[i]
+	if a.h != b.h || a.runes != b.runes {
+		return false
 	}
-	return g.topLength(first, n, best)
+	return a.runes <= 2 || g.sameTokens(j, i, 1)
 }
 
-// tokenString returns token k's characters as a string (U+FFFD for each
-// invalid byte, as the tokenizer read them).
-func (g *ngGrams) tokenString(k int) string {
-	t := g.toks[k]
-	if !g.invalid {
-		return g.text[t.start:t.end]
+// countPairs groups the positions i by the pair of 2-gram classes at i and
+// i+off, skipping those where the gate classes at i or i+1 occur once. It
+// sets class[i] (unless class is nil) to the first position of i's group,
+// -1 for a skipped one, counts the groups in count, and returns the
+// largest count of 2 or more with the first position of its first group
+// (0, 0 without one).
+func (g *ngGrams) countPairs(off int, class, count, gate, gateCount []int32) (best, first int) {
+	P := len(g.pairs) - off // positions
+	g.table.reset(P)
+	for i := 0; i < P; i++ {
+		j := -1
+		if !ngOnce(gate, gateCount, i) && !ngOnce(gate, gateCount, i+1) {
+			j = g.findPair(off, i)
+			best, first = ngCount(count, i, j, best, first)
+		}
+		if class != nil {
+			class[i] = int32(j)
+		}
 	}
-	r := tuRuneReader{text: g.text, toks: g.toks[k : k+1], pos: t.start}
-	runes := make([]rune, t.runes)
-	for i := range runes {
-		runes[i] = r.next()
+	return best, first
+}
+
+// findPair returns the first position with the 2-gram classes of i and
+// i+off, adding i to the table when there is none.
+func (g *ngGrams) findPair(off, i int) int {
+	x, y := g.pairs[i], g.pairs[i+off]
+	t := &g.table
+	s, fp := t.home(uint64(x)*tuHashBase + uint64(y))
+	for {
+		var j int
+		if s, j = t.probe(s, fp, i); j < 0 {
+			return i
+		}
+		if g.pairs[j] == x && g.pairs[j+off] == y {
+			return j
+		}
+		s = t.next(s)
 	}
-	return string(runes)
+}
+
+// ngOnce reports whether the n-gram at i is known to occur once.
+func ngOnce(class, count []int32, i int) bool {
+	c := class[i]
+	return c < 0 || count[c] < 2
+}
+
+// ngCount counts position i of the group whose first position is j and
+// returns the new largest count of 2 or more and the first position of
+// the first group with it.
+func ngCount(count []int32, i, j, best, first int) (int, int) {
+	if j == i {
+		count[i] = 1
+		return best, first
+	}
+	count[j]++
+	if c := int(count[j]); c > best || c == best && j < first {
+		return c, j
+	}
+	return best, first
 }
 
 // dup returns the characters in repeated n-grams, datatrove's

@@ -196,18 +196,16 @@ func TestDupNGramsLongerThanNoneRepeating(t *testing.T) {
 	}
 }
 
-// TestTopExactMatchesTop: topExact, the path taken after a hash collision
-// or past 65535 repeats, gives what top gives.
-func TestTopExactMatchesTop(t *testing.T) {
-	var g ngGrams
-	for i, d := range grSyntheticDocs(500) {
-		var tt tuTokens
-		tt.build(&d)
-		g.prepare(d.Text, tt.toks, tt.invalid)
-		for n := 2; n <= 4 && n <= len(tt.toks); n++ {
-			if got, want := g.topExact(n), g.top(n); got != want {
-				t.Errorf("doc %d, n %d: topExact %d, top %d", i, n, got, want)
-			}
+// TestTokenHashOneToOne proves what sameToken relies on: two tokens of at
+// most two characters with the same hash h = (r0+1) + (r1+1)·B (r1+1 = 0
+// for one character; mod 2^64) are the same. Equal hashes would need
+// d0 + d1·B = 0 with |d0| < 0x110000 and 0 < |d1| <= 0x110000 (d1 = 0
+// forces d0 = 0): no multiple of B up to 0x110000 is that close to 0.
+func TestTokenHashOneToOne(t *testing.T) {
+	const maxTerm = utf8.MaxRune + 1
+	for d1 := uint64(1); d1 <= maxTerm; d1++ {
+		if v := d1 * tuHashBase; v < maxTerm || -v < maxTerm {
+			t.Fatalf("%d·B = %#x mod 2^64: two-character tokens can share a hash", d1, v)
 		}
 	}
 }

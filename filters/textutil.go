@@ -723,6 +723,23 @@ func (t *tuTokens) fallback(text string, from, to int) {
 	}
 }
 
+// tuCharCount is utf8.RuneCountInString (an invalid byte is one
+// character), reading three-byte sequences inline.
+func tuCharCount(s string) int {
+	n := 0
+	for i := 0; i < len(s); n++ {
+		if s[i] < utf8.RuneSelf {
+			i++
+		} else if _, ok := tuRune3(s, i); ok {
+			i += 3
+		} else {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+		}
+	}
+	return n
+}
+
 // tuRuneCount is utf8.RuneCountInString for valid UTF-8, eight bytes at a
 // time: the bytes that are not continuation bytes (10xxxxxx). (Invalid
 // UTF-8 counts differently; documents are valid UTF-8.)
@@ -811,77 +828,6 @@ func (t *tuTable) probe(s, fp uint64, pos int) (slot uint64, j int) {
 			return s, int(uint32(v >> 8))
 		}
 		s = (s + 1) & t.mask
-	}
-}
-
-// tuCounter counts keys, in one 64-bit word per slot: the key's upper 40
-// bits, a 16-bit count and the generation. Keys compare on those 40 bits
-// plus the ≥ 8 bits of the slot index, so two keys can share a count; the
-// caller checks the count it uses. A count that would pass 65535 sticks
-// there and sets saturated, and the caller counts another way.
-type tuCounter struct {
-	slots     []uint64
-	mask      uint64
-	shift     uint8
-	gen       uint64
-	saturated bool
-}
-
-const (
-	tuCountOne  = 1 << 8
-	tuCountMask = 0xffff << 8
-	tuKeyMask   = ^uint64(0xffffff)
-)
-
-// reset starts a pass for up to n distinct keys, in the first slots only
-// (see tuTable.reset).
-func (c *tuCounter) reset(n int) {
-	size := tuTableSize(n)
-	if len(c.slots) < size || len(c.slots) > tuKeepSlots && size <= tuKeepSlots {
-		c.slots = make([]uint64, size)
-		c.gen = 0
-	}
-	c.mask = uint64(size - 1)
-	c.shift = uint8(64 - bits.Len64(c.mask))
-	if c.gen++; c.gen == 0x100 {
-		clear(c.slots)
-		c.gen = 1
-	}
-	c.saturated = false
-}
-
-// add counts key and returns its count (at most 65535).
-func (c *tuCounter) add(key uint64) uint32 {
-	k := key&tuKeyMask | c.gen
-	for i := (key * 0x9e3779b97f4a7c15) >> (c.shift & 63); ; i = (i + 1) & c.mask {
-		v := c.slots[i]
-		if v&0xff != c.gen {
-			c.slots[i] = k | tuCountOne
-			return 1
-		}
-		if (v^k)&tuKeyMask == 0 {
-			if v&tuCountMask != tuCountMask {
-				v += tuCountOne
-				c.slots[i] = v
-			} else {
-				c.saturated = true
-			}
-			return uint32(v&tuCountMask) >> 8
-		}
-	}
-}
-
-// count returns the count of key (at most 65535).
-func (c *tuCounter) count(key uint64) uint32 {
-	k := key&tuKeyMask | c.gen
-	for i := (key * 0x9e3779b97f4a7c15) >> (c.shift & 63); ; i = (i + 1) & c.mask {
-		v := c.slots[i]
-		if v&0xff != c.gen {
-			return 0
-		}
-		if (v^k)&tuKeyMask == 0 {
-			return uint32(v&tuCountMask) >> 8
-		}
 	}
 }
 
