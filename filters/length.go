@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -57,7 +56,7 @@ func (l *Length) Process(ctx context.Context, b *pipeline.Batch) error {
 	defer lines.Release()
 	for i := 0; i < b.Len(); i++ {
 		t := texts.Value(i)
-		nc, nl := int64(utf8.RuneCountInString(t)), countLines(t)
+		nc, nl := int64(tuCharCount(t)), countLines(t)
 		chars.Append(nc)
 		lines.Append(nl)
 		if reason := l.decide(nc, nl); reason != "" && b.Alive(i) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -615,6 +616,23 @@ func TestTuRuneCount(t *testing.T) {
 	for _, s := range []string{"", "a", "中文文本", "mixed 中英 text with 𝄞 and é", strings.Repeat("鲁迅《呐喊》", 37) + "x"} {
 		if got, want := tuRuneCount(s), utf8.RuneCountInString(s); got != want {
 			t.Errorf("tuRuneCount(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+// TestTuCharCount: tuCharCount is utf8.RuneCountInString, broken UTF-8
+// included (random bytes, mostly from UTF-8 sequences).
+func TestTuCharCount(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 3))
+	pieces := []string{"a", "\n", "中", "é", "𝄞", "\xe4", "\xb8", "\xff", "\xed\xa0\x80", "\xe0\x80\x80", "\xf0\x9d"}
+	for range 50000 {
+		var sb strings.Builder
+		for range rng.IntN(10) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		if got, want := tuCharCount(s), utf8.RuneCountInString(s); got != want {
+			t.Fatalf("tuCharCount(%q) = %d, want %d", s, got, want)
 		}
 	}
 }
