@@ -23,9 +23,31 @@ type Config struct {
 	// MaxMemory changes how a run spends memory, never what it writes.
 	MaxMemory int64       `yaml:"max_memory" doc:"memory budget in bytes (0 = none): the Go heap's soft limit, and dedup stages spill sorted runs to .winnow/ to stay within their share of it"`
 	Stages    []StageSpec `yaml:"stages" doc:"ordered stage list; each entry is a one-key map: stage name -> options"`
+	// Train, when its run is set, makes `winnow run` end by fine-tuning on
+	// the shards it wrote (winnow train with the same settings).
+	Train TrainConfig `yaml:"train"`
 	// Overrides change single options of stages the list (often a
 	// recipe's) already has, without repeating the list.
 	Overrides map[string]yaml.Node `yaml:"overrides" doc:"stage name -> options decoded over that stage's options in the list, e.g. {minhash_dedup: {threshold: 0.8}}"`
+}
+
+// TrainConfig is `winnow train` as config: zero values take the preset's
+// defaults. The trainer reads it; the pipeline only carries it.
+type TrainConfig struct {
+	Run         string  `yaml:"run" doc:"training run directory; empty = no training after the run"`
+	Preset      string  `yaml:"preset" doc:"tiny | small | base (without model)"`
+	Model       string  `yaml:"model" doc:"a local Hugging Face model directory to fine-tune instead of a preset"`
+	LoRA        bool    `yaml:"lora" doc:"fine-tune model with LoRA adapters (peft)"`
+	LoRAR       int     `yaml:"lora_r" doc:"LoRA rank; 0 = 8"`
+	Tokenizer   string  `yaml:"tokenizer" doc:"byte | sentencepiece | model; empty = the preset's or the model's"`
+	Steps       int     `yaml:"steps" doc:"optimizer steps; 0 = the preset's (or from tokens)"`
+	Tokens      int64   `yaml:"tokens" doc:"a token budget instead of steps; 0 = none"`
+	SeqLen      int     `yaml:"seq_len" doc:"tokens per sequence; 0 = the preset's"`
+	BatchSize   int     `yaml:"batch_size" doc:"sequences per step; 0 = the preset's"`
+	LR          float64 `yaml:"lr" doc:"peak learning rate; 0 = the preset's"`
+	Seed        int64   `yaml:"seed" doc:"seed of the model, the batches and the split; 0 = 1"`
+	ValFraction float64 `yaml:"val_fraction" doc:"share of documents held out by a hash of the id; 0 = 0.02"`
+	Python      string  `yaml:"python" doc:"interpreter with torch; empty = $WINNOW_PYTHON, python3, /usr/bin/python3"`
 }
 
 // InputConfig says where documents come from and how to read them.

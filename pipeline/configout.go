@@ -23,6 +23,7 @@ func ResolvedConfig(cfg Config, stageOpts []any) ([]byte, string, error) {
 		return nil, "", err
 	}
 	cfg.Workers, cfg.Output.Dir, cfg.MaxMemory, cfg.Incremental = 0, "", 0, false
+	cfg.Train = TrainConfig{} // training reads the shards; it does not change them
 	hashed := make([]any, len(stageOpts))
 	for i, o := range stageOpts {
 		hashed[i] = withoutUnhashed(o)

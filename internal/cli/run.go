@@ -153,6 +153,10 @@ func run(ctx context.Context, f RunFlags, stderr *os.File, log *slog.Logger, say
 		say.error("config", err)
 		return nil, ExitConfig
 	}
+	if err := checkTrainConfig(cfg.Train); err != nil {
+		say.error("config", err)
+		return nil, ExitConfig
+	}
 	if err := checkDiskSpace(cfg, log); err != nil {
 		say.error("", err)
 		return nil, ExitIO
@@ -212,6 +216,13 @@ func run(ctx context.Context, f RunFlags, stderr *os.File, log *slog.Logger, say
 		"dir", res.Dir, "read", t.Read, "kept", t.Kept, "rejected", t.Rejected, "quarantined", t.Quarantined)
 	if t.Quarantined > 0 {
 		say.warn(fmt.Sprintf("%d input records could not be read; see %s/quarantine/", t.Quarantined, res.Dir))
+	}
+	if cfg.Train.Run != "" {
+		if code := Train(ctx, stderr, trainFromConfig(cfg.Train, res.Dir)); code != ExitOK {
+			return res, code
+		}
+	}
+	if t.Quarantined > 0 {
 		return res, ExitQuarantined
 	}
 	return res, ExitOK
