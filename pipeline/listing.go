@@ -72,8 +72,12 @@ func walkDir(root string, cfg InputConfig, skip map[string]bool) ([]InputFile, e
 			}
 			return nil
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() {
 			return nil
+		}
+		size, ok, err := listedSize(p, d)
+		if err != nil || !ok {
+			return err
 		}
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
@@ -83,17 +87,35 @@ func walkDir(root string, cfg InputConfig, skip map[string]bool) ([]InputFile, e
 		if !selected(rel, cfg.Include, cfg.Exclude) {
 			return nil
 		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("list %s: %w", p, err)
-		}
-		files = append(files, InputFile{Path: p, Rel: rel, Size: info.Size()})
+		files = append(files, InputFile{Path: p, Rel: rel, Size: size})
 		return nil
 	})
 	// WalkDir visits in lexical order of each directory's entries, which is
 	// not the byte order of whole relative paths ("a/b" vs "a.txt"): sort.
 	sort.Slice(files, func(i, j int) bool { return files[i].Rel < files[j].Rel })
 	return files, err
+}
+
+// listedSize says whether a directory entry (not a directory) is an input
+// file, and its size. A link to a file is read as the file, and a dangling
+// one is listed so that reading it quarantines it; links to directories
+// are not followed (they could loop), nor are devices, pipes or sockets.
+func listedSize(p string, d fs.DirEntry) (int64, bool, error) {
+	if d.Type()&fs.ModeSymlink != 0 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return 0, true, nil
+		}
+		return fi.Size(), fi.Mode().IsRegular(), nil
+	}
+	if !d.Type().IsRegular() {
+		return 0, false, nil
+	}
+	info, err := d.Info()
+	if err != nil {
+		return 0, false, fmt.Errorf("list %s: %w", p, err)
+	}
+	return info.Size(), true, nil
 }
 
 // selected applies the globs to both the base name and the relative path,

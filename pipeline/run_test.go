@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -379,5 +380,44 @@ func TestRunOutputInsideInput(t *testing.T) {
 	second := runOK(t, cfg, nil)
 	if len(second.Manifest.Inputs) != 2 || second.Manifest.Totals != first.Manifest.Totals {
 		t.Errorf("second run read %d inputs, totals %+v (first %+v)", len(second.Manifest.Inputs), second.Manifest.Totals, first.Manifest.Totals)
+	}
+}
+
+// A symlink to a file is listed as the file (it used to be skipped without
+// a word), a dangling one too (reading it quarantines it); a symlink to a
+// directory is not followed.
+func TestListInputsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.MkdirAll(filepath.Join(in, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "elsewhere.jsonl"), []byte(`{"text":"x"}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(in, "sub", "a.jsonl"), []byte(`{"text":"y"}`+"\n"), 0o644)
+	if err := os.Symlink(filepath.Join(dir, "elsewhere.jsonl"), filepath.Join(in, "linked.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(filepath.Join(in, "sub"), filepath.Join(in, "loop"))
+	os.Symlink(filepath.Join(dir, "missing.jsonl"), filepath.Join(in, "dangling.jsonl"))
+	files, err := ListInputs(InputConfig{Paths: []string{in}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rels []string
+	for _, f := range files {
+		rels = append(rels, f.Rel)
+		if f.Rel == "linked.jsonl" && f.Size != 13 {
+			t.Errorf("linked.jsonl: size %d, want the target's 13", f.Size)
+		}
+	}
+	if want := []string{"dangling.jsonl", "linked.jsonl", "sub/a.jsonl"}; !slices.Equal(rels, want) {
+		t.Errorf("listed %v, want %v", rels, want)
+	}
+	cfg := testConfig(in, filepath.Join(dir, "out"), 1)
+	cfg.Stages = nil
+	res, err := Run(context.Background(), RunOptions{Config: cfg, Registry: testRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt := res.Manifest.Totals; tt.Kept != 2 || tt.Quarantined != 1 {
+		t.Errorf("totals %+v, want the two documents kept and the dangling link quarantined", tt)
 	}
 }
