@@ -1,0 +1,85 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// path returns the file of key in a file store.
+func (s *Store) path(key string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(key))
+}
+
+// linkIfAbsent writes data to a temporary file next to key's file, syncs it,
+// and links it into place: link(2) fails with EEXIST if the name exists, so
+// of any number of racing processes exactly one succeeds, and the object it
+// publishes is already complete.
+func (s *Store) linkIfAbsent(ctx context.Context, key string, data []byte) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	path := s.path(key)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return false, err
+	}
+	tmp, err := writeTemp(dir, filepath.Base(path), data)
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, syncDir(dir)
+}
+
+// writeTemp writes data to a new file named base.*.tmp in dir, synced and
+// closed, and returns its name.
+func writeTemp(dir, base string, data []byte) (name string, err error) {
+	f, err := os.CreateTemp(dir, base+".*"+tmpSuffix)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	// CreateTemp makes the file 0600; objects are for every task's user.
+	if err := f.Chmod(0o644); err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+
+// syncParent makes a rename or link into key's directory durable on a file
+// store; on object stores there is nothing to do.
+func (s *Store) syncParent(key string) error {
+	if s.dir == "" {
+		return nil
+	}
+	return syncDir(filepath.Dir(s.path(key)))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
