@@ -23,8 +23,8 @@ import (
 // uninterrupted run's: the same shards, rejected rows, quarantine and
 // dedup index byte for byte, every kept id once.
 func TestKillAndRerun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary three dozen times")
+	if testing.Short() || raceEnabled {
+		t.Skip("runs the binary three dozen times (make test runs it without -race)")
 	}
 	corpora := testenv.SharedCorpora(t)
 	tmp := t.TempDir()
