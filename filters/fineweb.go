@@ -123,7 +123,7 @@ func (c *fwComputer) Compute(d *Doc, out []float64) {
 		_, dupRunes := tuDuplicates(&c.set, text, kept)
 		out[fwCharDup] = tuRatio(dupRunes, tuRuneCount(text)-newlines)
 	}
-	out[fwNewLine] = tuRatio(newlines, c.toks.count(d))
+	out[fwNewLine] = tuRatio(newlines, c.toks.sharedStats(d).tokens)
 }
 
 // fwIsShort reports whether line has at most fwShortLine characters.

@@ -2,6 +2,7 @@ package filters
 
 import (
 	"math"
+	"math/bits"
 	"strings"
 )
 
@@ -136,36 +137,13 @@ type gqComputer struct {
 
 func (c *gqComputer) Compute(d *Doc, out []float64) {
 	text := d.Text
-	c.toks.build(d)
-	defer c.toks.release()
-	stop := gopherStopWords(d.Lang)
-	var ns, nsRunes, alpha int
-	var seen uint32
-	for _, t := range c.toks.toks {
-		if t.flags&tokNonSymbol != 0 {
-			ns++
-			nsRunes += int(t.runes)
-		}
-		if t.flags&tokAlpha != 0 {
-			alpha++
-		}
-		if t.end-t.start <= 7 {
-			if i := stop.index(text[t.start:t.end]); i >= 0 {
-				seen |= 1 << i
-			}
-		}
-	}
-	nw := len(c.toks.toks)
-	out[gqWords] = float64(ns)
-	out[gqMeanWordLength] = tuRatio(nsRunes, ns)
-	out[gqHashWordRatio] = tuRatio(strings.Count(text, "#"), nw)
-	out[gqEllipsisWordRatio] = tuRatio(strings.Count(text, "...")+strings.Count(text, "…"), nw)
-	out[gqAlphaWordsFrac] = tuRatio(alpha, nw)
-	n := 0
-	for ; seen != 0; seen &= seen - 1 {
-		n++
-	}
-	out[gqStopWords] = float64(n)
+	st := c.toks.sharedStats(d)
+	out[gqWords] = float64(st.nonSymbol)
+	out[gqMeanWordLength] = tuRatio(st.nonSymbolRunes, st.nonSymbol)
+	out[gqHashWordRatio] = tuRatio(strings.Count(text, "#"), st.tokens)
+	out[gqEllipsisWordRatio] = tuRatio(strings.Count(text, "...")+strings.Count(text, "…"), st.tokens)
+	out[gqAlphaWordsFrac] = tuRatio(st.alpha, st.tokens)
+	out[gqStopWords] = float64(bits.OnesCount32(st.stopWords))
 
 	c.lines = tuSplitLines(c.lines[:0], text)
 	var bullets, ellipses int
@@ -337,6 +315,7 @@ func (c *grComputer) Compute(d *Doc, out []float64) {
 
 	c.toks.build(d)
 	defer c.toks.release()
+	c.toks.publish(d) // for gopher_quality and fineweb later in the chain
 	g := &c.grams
 	g.prepare(text, c.toks.toks, c.toks.invalid)
 	defer g.release()

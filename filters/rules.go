@@ -25,8 +25,8 @@ type Doc struct {
 	// Messages of instruction data (nil for plain records).
 	Messages []pipeline.Message
 
-	// shared holds the batch's token streams, built once per document for
-	// all families (row is the document's row in the batch).
+	// shared holds the batch's token stream statistics, computed once per
+	// document for all families (row is the document's row in the batch).
 	shared *tuShared
 	row    int
 }
@@ -240,7 +240,7 @@ func (s *familyStage) Process(ctx context.Context, b *pipeline.Batch) error {
 	texts := b.Texts()
 	langs, _ := b.Column("lang").(*array.String)
 	msgs := messagesOf(b)
-	shared := sharedTokens(b)
+	shared := sharedStreamStats(b)
 	values := make([]float64, nsig)
 	var d Doc
 	for i := 0; i < n; i++ {

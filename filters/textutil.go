@@ -11,7 +11,6 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -488,96 +487,110 @@ func tuInvPowSlow(n int32) uint64 {
 //   - every other character (punctuation, symbols, emoji, format characters)
 //     is a token of its own, except that a run of '.' is one token ("...").
 type tuTokens struct {
-	toks      []tuToken
-	n         int  // tokens counted in count-only mode
-	countOnly bool // count tokens in n instead of storing them
-	borrowed  bool // toks is a shared stream: read it, never append to it
+	toks []tuToken
 	// invalid: a token character was decoded from invalid UTF-8, so equal
 	// characters need not be equal bytes (see tuWordRune).
 	invalid bool
 }
 
-// tuShared is a batch's token streams, kept in the batch's scratch so that
-// the families of one stage chain tokenize each document once.
-type tuShared struct {
-	rows []tuStream
-}
-
-// tuStream is one document's token stream.
-type tuStream struct {
-	toks    []tuToken
-	invalid bool
-	built   bool
-}
-
-type tuSharedKey struct{}
-
-// sharedTokens returns the batch's token streams, creating them.
-func sharedTokens(b *pipeline.Batch) *tuShared {
-	if s, ok := b.Scratch(tuSharedKey{}).(*tuShared); ok && len(s.rows) == b.Len() {
-		return s
-	}
-	s := &tuShared{rows: make([]tuStream, b.Len())}
-	b.SetScratch(tuSharedKey{}, s)
-	return s
-}
-
 // tuKeepTokens bounds the token scratch a Computer keeps between documents.
 const tuKeepTokens = 1 << 20
 
-// build tokenizes d.Text (see tuTokens) into t.toks, or borrows the
-// stream another family of the chain built for the same document.
+// build tokenizes d.Text (see tuTokens) into t.toks.
 func (t *tuTokens) build(d *Doc) {
-	t.countOnly = false
-	if s := d.shared; s != nil && s.rows[d.row].built {
-		r := s.rows[d.row]
-		t.toks, t.n, t.invalid, t.borrowed = r.toks, len(r.toks), r.invalid, true
-		return
-	}
-	t.run(d)
-	if s := d.shared; s != nil {
-		s.rows[d.row] = tuStream{toks: slices.Clone(t.toks), invalid: t.invalid, built: true}
-	}
-}
-
-// count returns the number of tokens build would make, storing none.
-func (t *tuTokens) count(d *Doc) int {
-	if s := d.shared; s != nil && s.rows[d.row].built {
-		return len(s.rows[d.row].toks)
-	}
-	t.countOnly = true
-	t.run(d)
-	return t.n
-}
-
-func (t *tuTokens) run(d *Doc) {
-	if t.borrowed {
-		t.toks, t.borrowed = nil, false
-	}
-	t.toks, t.n, t.invalid = t.toks[:0], 0, false
+	t.toks, t.invalid = t.toks[:0], false
 	if len(d.Words) == 0 || !t.fromDocWords(d.Text, d.Words) {
-		t.toks, t.n, t.invalid = t.toks[:0], 0, false
+		t.toks, t.invalid = t.toks[:0], false
 		t.fallback(d.Text, 0, len(d.Text))
 	}
-	if t.countOnly {
-		return
-	}
-	t.n = len(t.toks)
 }
 
 // release drops scratch memory a huge document left behind.
 func (t *tuTokens) release() {
-	if t.borrowed || cap(t.toks) > tuKeepTokens {
+	if cap(t.toks) > tuKeepTokens {
 		t.toks = nil
 	}
 }
 
-func (t *tuTokens) add(tok tuToken) {
-	if t.countOnly {
-		t.n++
-		return
+func (t *tuTokens) add(tok tuToken) { t.toks = append(t.toks, tok) }
+
+// tuStreamStats are what gopher_quality and fineweb need of a document's
+// token stream. The families of one stage chain share them (tuShared)
+// rather than the streams: a stream per document would be tens of MB per
+// batch to allocate and collect, while gopher_repetition, which needs
+// whole streams, tokenizes into its own reused scratch.
+type tuStreamStats struct {
+	tokens         int    // |W|
+	nonSymbol      int    // tokens with a character outside datatrove's PUNCTUATION_SET
+	nonSymbolRunes int    // their characters
+	alpha          int    // tokens with a letter
+	stopWords      uint32 // bit i: stop word i of the document's language occurs
+}
+
+// stats computes the statistics of the stream in t.toks for d.
+func (t *tuTokens) stats(d *Doc) tuStreamStats {
+	st := tuStreamStats{tokens: len(t.toks)}
+	stop := gopherStopWords(d.Lang)
+	for _, tok := range t.toks {
+		if tok.flags&tokNonSymbol != 0 {
+			st.nonSymbol++
+			st.nonSymbolRunes += int(tok.runes)
+		}
+		if tok.flags&tokAlpha != 0 {
+			st.alpha++
+		}
+		if tok.end-tok.start <= 7 {
+			if i := stop.index(d.Text[tok.start:tok.end]); i >= 0 {
+				st.stopWords |= 1 << i
+			}
+		}
 	}
-	t.toks = append(t.toks, tok)
+	return st
+}
+
+// sharedStats returns the statistics of d's stream: those another family
+// of the chain published, or ones computed from a stream built into t.
+func (t *tuTokens) sharedStats(d *Doc) tuStreamStats {
+	if s := d.shared; s != nil && s.built[d.row] {
+		return s.rows[d.row]
+	}
+	t.build(d)
+	defer t.release()
+	return t.publish(d)
+}
+
+// publish computes the statistics of the stream in t.toks for d and
+// shares them with the rest of the chain.
+func (t *tuTokens) publish(d *Doc) tuStreamStats {
+	s := d.shared
+	if s != nil && s.built[d.row] {
+		return s.rows[d.row]
+	}
+	st := t.stats(d)
+	if s != nil {
+		s.rows[d.row], s.built[d.row] = st, true
+	}
+	return st
+}
+
+// tuShared is a batch's token stream statistics, kept in the batch's
+// scratch so that the families of one stage chain tokenize each document
+// once (when gopher_repetition, which tokenizes anyway, comes first).
+type tuShared struct {
+	rows  []tuStreamStats
+	built []bool
+}
+
+type tuSharedKey struct{}
+
+// sharedStreamStats returns the batch's shared statistics, creating them.
+func sharedStreamStats(b *pipeline.Batch) *tuShared {
+	if s, ok := b.Scratch(tuSharedKey{}).(*tuShared); ok && len(s.rows) == b.Len() {
+		return s
+	}
+	s := &tuShared{rows: make([]tuStreamStats, b.Len()), built: make([]bool, b.Len())}
+	b.SetScratch(tuSharedKey{}, s)
+	return s
 }
 
 // tuMaxGap is how far fromDocWords walks the text between two words before
@@ -608,39 +621,35 @@ func (t *tuTokens) fromDocWords(text string, words []string) bool {
 			t.fallback(text, pos, start)
 		}
 		end := start + len(w)
-		if t.countOnly {
-			t.n++
-		} else {
-			tok := tuToken{start: int32(start), end: int32(end)}
-			var or, notPunct uint8
-			for j := start; j < end; {
-				var r rune
-				if b := text[j]; b < utf8.RuneSelf {
-					r = rune(b)
-					j++
-				} else if b&0xf0 == 0xe0 && j+2 < end && text[j+1]&0xc0 == 0x80 && text[j+2]&0xc0 == 0x80 {
-					// tuWordRune, inlined for the three-byte case (CJK).
-					r = rune(b&0x0f)<<12 | rune(text[j+1]&0x3f)<<6 | rune(text[j+2]&0x3f)
-					j += 3
-					t.invalid = t.invalid || tuInvalidRune(r, 3)
-				} else {
-					var n int
-					r, n = utf8.DecodeRuneInString(text[j:end])
-					j += n
-					t.invalid = t.invalid || tuInvalidRune(r, n)
-				}
-				c := tuClass(r)
-				or |= c
-				notPunct |= ^c
-				tok.h += uint64(r+1) * tuPow(tok.runes)
-				tok.runes++
+		tok := tuToken{start: int32(start), end: int32(end)}
+		var or, notPunct uint8
+		for j := start; j < end; {
+			var r rune
+			if b := text[j]; b < utf8.RuneSelf {
+				r = rune(b)
+				j++
+			} else if b&0xf0 == 0xe0 && j+2 < end && text[j+1]&0xc0 == 0x80 && text[j+2]&0xc0 == 0x80 {
+				// tuWordRune, inlined for the three-byte case (CJK).
+				r = rune(b&0x0f)<<12 | rune(text[j+1]&0x3f)<<6 | rune(text[j+2]&0x3f)
+				j += 3
+				t.invalid = t.invalid || tuInvalidRune(r, 3)
+			} else {
+				var n int
+				r, n = utf8.DecodeRuneInString(text[j:end])
+				j += n
+				t.invalid = t.invalid || tuInvalidRune(r, n)
 			}
-			tok.flags = tuFlags(or) & (tokWord | tokAlpha)
-			if notPunct&tuCDTPunct != 0 {
-				tok.flags |= tokNonSymbol
-			}
-			t.toks = append(t.toks, tok)
+			c := tuClass(r)
+			or |= c
+			notPunct |= ^c
+			tok.h += uint64(r+1) * tuPow(tok.runes)
+			tok.runes++
 		}
+		tok.flags = tuFlags(or) & (tokWord | tokAlpha)
+		if notPunct&tuCDTPunct != 0 {
+			tok.flags |= tokNonSymbol
+		}
+		t.toks = append(t.toks, tok)
 		pos = end
 	}
 	if pos < len(text) {
