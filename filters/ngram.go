@@ -150,9 +150,12 @@ func (g *ngGrams) sameToken(j, i int) bool {
 func (g *ngGrams) countPairs(off int, class, count, gate, gateCount []int32) (best, first int) {
 	P := len(g.pairs) - off // positions
 	g.table.reset(P)
+	onceNext := ngOnce(gate, gateCount, 0)
 	for i := 0; i < P; i++ {
+		once := onceNext
+		onceNext = ngOnce(gate, gateCount, i+1)
 		j := -1
-		if !ngOnce(gate, gateCount, i) && !ngOnce(gate, gateCount, i+1) {
+		if !once && !onceNext {
 			j = g.findPair(off, i)
 			best, first = ngCount(count, i, j, best, first)
 		}

@@ -539,7 +539,7 @@ func (t *tuTokens) stats(d *Doc) tuStreamStats {
 		if tok.flags&tokAlpha != 0 {
 			st.alpha++
 		}
-		if tok.end-tok.start <= 7 {
+		if tok.end-tok.start <= 7 && stop.mayHold(tok.h) {
 			if i := stop.index(d.Text[tok.start:tok.end]); i >= 0 {
 				st.stopWords |= 1 << i
 			}
@@ -884,6 +884,7 @@ type tuWordSet struct {
 	filter [16]uint64
 	keys   [64]uint64 // 0 = empty
 	idx    [64]uint8
+	hashes [4]uint64 // a 256-bit filter on the words' token hashes (tuToken.h)
 }
 
 func newTuWordSet(words ...string) *tuWordSet {
@@ -903,8 +904,27 @@ func newTuWordSet(words ...string) *tuWordSet {
 			j = (j + 1) & 63
 		}
 		s.keys[j], s.idx[j] = k, uint8(i)
+		h := tuWordToken(w).h
+		s.hashes[tuHashFilterBit(h)/64] |= 1 << (tuHashFilterBit(h) % 64)
 	}
 	return s
+}
+
+// tuWordToken is w as one token (its hash and flags), as the tokenizer
+// makes it of a segment-stage word.
+func tuWordToken(w string) tuToken {
+	var t tuTokens
+	t.fromDocWords(w, []string{w})
+	return t.toks[0]
+}
+
+func tuHashFilterBit(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> 56 }
+
+// mayHold reports false for most tokens that are none of the words, from
+// the token's hash h alone: equal words have equal hashes.
+func (s *tuWordSet) mayHold(h uint64) bool {
+	b := tuHashFilterBit(h)
+	return s.hashes[b/64]&(1<<(b%64)) != 0
 }
 
 func tuWordFilterBit(w string) uint {
