@@ -2,6 +2,7 @@ package filters
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -303,11 +304,11 @@ type zhComputer struct {
 	counts  []uint32 // per BMP code point, zero between documents
 	touched []uint16 // BMP code points with a count, to reset and for entropy
 	astral  map[rune]uint32
-	hashes  []uint64 // rolling hash of the 13 visible characters ending at each position ≥ 12
-	set     zhHashSet
+	visible []rune // the document's visible characters
+	table   tuTable
 }
 
-// zhScratchKeep bounds the hash buffer kept between documents (entries).
+// zhScratchKeep bounds the character buffer kept between documents.
 const zhScratchKeep = 1 << 21
 
 func newZhComputer() *zhComputer {
@@ -316,12 +317,10 @@ func newZhComputer() *zhComputer {
 }
 
 // The 13-gram hash is a polynomial rolling hash over code points,
-// h = Σ r[i+k]·B^(12−k) mod 2^64, updated in O(1) per character, then
-// mixed (zhMix) before it indexes the set. Hashing each 13-character
-// window from scratch (xxhash of ~39 bytes at every position) cost half
-// of the family's time on zh-laws. Two different windows collide only if
-// a degree-12 polynomial with coefficients below 2^21 vanishes at B mod
-// 2^64; for text that is as unlikely as a 64-bit hash collision.
+// h = Σ r[i+k]·B^(12−k) mod 2^64, updated in O(1) per character. It only
+// finds candidates in the table: windows whose fingerprints match are
+// compared character by character, so no collision can count a false
+// duplicate.
 const zhRollB uint64 = 0x9E3779B97F4A7C15 // odd
 
 // zhRollBPow is B^13 mod 2^64, to take the oldest character out.
@@ -336,7 +335,7 @@ var zhRollBPow = func() uint64 {
 // Compute implements Computer.
 func (c *zhComputer) Compute(d *Doc, out []float64) {
 	text := d.Text
-	c.hashes = c.hashes[:0]
+	c.visible = c.visible[:0]
 	var (
 		visible, han, digit int
 		lines, moreLines    int
@@ -346,9 +345,6 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 		lineVis, lineIn     int // visible characters of the line, and those inside brackets
 		depth               int
 		lastVis             rune // the line's last visible character
-		roll                uint64
-		ring                [zhRepN]rune // the last 13 visible characters
-		slot                int          // ring index of the oldest = visible % 13
 	)
 	endLine := func(end int) {
 		if lineVis > 0 {
@@ -409,20 +405,10 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 		} else {
 			c.astral[r]++
 		}
-		roll = roll*zhRollB + uint64(r)
-		if visible >= zhRepN {
-			roll -= uint64(ring[slot]) * zhRollBPow
-		}
-		ring[slot] = r
-		if slot++; slot == zhRepN {
-			slot = 0
-		}
+		c.visible = append(c.visible, r)
 		visible++
 		lineVis++
 		lastVis = r
-		if visible >= zhRepN {
-			c.hashes = append(c.hashes, roll)
-		}
 	}
 	endLine(len(text))
 
@@ -457,26 +443,58 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 		out[zhSigNav] = float64(navLines) / float64(lines)
 		out[zhSigRep13] = c.rep13(visible)
 	}
-	if cap(c.hashes) > zhScratchKeep {
-		c.hashes = nil
+	if cap(c.visible) > zhScratchKeep {
+		c.visible = nil
 	}
 }
 
-// rep13 is the duplicate 13-gram character fraction of the document whose
-// window hashes are in c.hashes: Gopher's walk (filters-reference §2).
+// rep13 is the duplicate 13-gram character fraction of the document
+// whose visible characters are in c.visible: Gopher's walk
+// (filters-reference §2) over 13-character windows.
 func (c *zhComputer) rep13(n int) float64 {
-	if len(c.hashes) == 0 {
+	v := c.visible
+	windows := len(v) - zhRepN + 1
+	if windows <= 0 {
 		return 0
 	}
-	c.set.reset(len(c.hashes))
-	dup := 0
-	for i := 0; i < len(c.hashes); {
-		if c.set.add(zhMix(c.hashes[i])) {
+	c.table.reset(windows)
+	var roll uint64
+	for _, r := range v[:zhRepN-1] {
+		roll = roll*zhRollB + uint64(r)
+	}
+	dup, next := 0, 0 // next: the walk's next window
+	for i := range windows {
+		roll = roll*zhRollB + uint64(v[i+zhRepN-1])
+		if i > 0 {
+			roll -= uint64(v[i-1]) * zhRollBPow
+		}
+		if i < next {
+			continue
+		}
+		if c.seen(roll, i) {
 			dup += zhRepN
-			i += zhRepN
+			next = i + zhRepN
 		} else {
-			i++
+			next = i + 1
 		}
 	}
 	return float64(dup) / float64(n)
+}
+
+// seen reports whether the window at i, of hash h, equals one already in
+// the table, adding it when none does.
+func (c *zhComputer) seen(h uint64, i int) bool {
+	t := &c.table
+	s, fp := t.home(h)
+	window := c.visible[i : i+zhRepN]
+	for {
+		var j int
+		if s, j = t.probe(s, fp, i); j < 0 {
+			return false
+		}
+		if slices.Equal(c.visible[j:j+zhRepN], window) {
+			return true
+		}
+		s = t.next(s)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -579,4 +580,61 @@ func zhBenchFamily(b *testing.B, f *Family) {
 		}
 	}
 	testenv.ReportMBPerCPU(b, n, testenv.ProcessCPU()-cpu0)
+}
+
+// zhReferenceRep13 is rep_13gram_char_frac the plain way: the visible
+// characters (not space or control), Gopher's walk over their 13-character
+// windows with a map of strings.
+func zhReferenceRep13(text string) float64 {
+	var visible []rune
+	for _, r := range text {
+		if zhClassOf(r)&(zhcSpace|zhcControl) == 0 {
+			visible = append(visible, r)
+		}
+	}
+	if len(visible) == 0 {
+		return math.NaN()
+	}
+	seen := map[string]bool{}
+	dup := 0
+	for i := 0; i+zhRepN <= len(visible); {
+		w := string(visible[i : i+zhRepN])
+		if seen[w] {
+			dup += zhRepN
+			i += zhRepN
+		} else {
+			seen[w] = true
+			i++
+		}
+	}
+	return float64(dup) / float64(len(visible))
+}
+
+// TestZhRep13MatchesReference compares rep_13gram_char_frac bit for bit
+// with the plain walk on the shared corpora and on repetitive random text.
+func TestZhRep13MatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	pieces := []string{"第一条", "人民法院", "应当", "的", "。", "，", " ", "\n", "\u3000", "a", "\u200b", "【", "】"}
+	var texts []string
+	for range 3000 {
+		var sb strings.Builder
+		for range rng.IntN(200) {
+			sb.WriteString(pieces[rng.IntN(1+rng.IntN(len(pieces)))])
+		}
+		texts = append(texts, sb.String())
+	}
+	if !testing.Short() {
+		for _, set := range []string{"zh-prose", "zh-laws", "text-junk", "medicalgpt"} {
+			for _, d := range zhCorpus(t, set) {
+				texts = append(texts, d.text)
+			}
+		}
+	}
+	c := ZhQuality.NewComputer()
+	for _, text := range texts {
+		got := zhSignals(ZhQuality, c, text, "zh")[zhSigRep13]
+		if want := zhReferenceRep13(text); math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
+			t.Fatalf("%.60q: rep_13gram_char_frac %v, reference %v", text, got, want)
+		}
+	}
 }

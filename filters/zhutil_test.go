@@ -279,30 +279,6 @@ func TestZhClassTable(t *testing.T) {
 	}
 }
 
-func TestZhHashSet(t *testing.T) {
-	var s zhHashSet
-	for round := range 3 {
-		n := 1000 * (round + 1)
-		s.reset(n)
-		for i := range n {
-			if s.add(zhMix(uint64(i))) {
-				t.Fatalf("round %d: %d reported present before it was added", round, i)
-			}
-		}
-		for i := range n {
-			if !s.add(zhMix(uint64(i))) {
-				t.Fatalf("round %d: %d not found", round, i)
-			}
-		}
-	}
-	// A huge table is given back at the next reset for a small document.
-	s.reset(zhHashSetKeep)
-	s.reset(10)
-	if len(s.slots) > zhHashSetKeep {
-		t.Errorf("kept %d slots after a small reset", len(s.slots))
-	}
-}
-
 // TestZhFamiliesArbitraryInput: invalid UTF-8, control characters and
 // random mixes never panic, and every share stays in [0, 1].
 func TestZhFamiliesArbitraryInput(t *testing.T) {
