@@ -309,15 +309,6 @@ func (l *flgList) insert(node int32, r rune) int32 {
 // from i, or i when none does.
 func (l *flgList) longest(subs []string, i int) int {
 	best := i
-	r, ok := tuRune3(subs[i], 0)
-	if !ok {
-		r, _ = utf8.DecodeRuneInString(subs[i])
-	}
-	if r < 1<<16 {
-		if r = flgFold(r); r < 1<<16 && l.first[r/64]&(1<<(r%64)) == 0 {
-			return best
-		}
-	}
 	node := int32(0)
 	var prev rune
 	for j := i; j < len(subs) && j-i < l.maxSubs; j++ {
@@ -348,6 +339,21 @@ func (l *flgList) longest(subs []string, i int) int {
 func (l *flgList) count(subs []string) int {
 	n := 0
 	for i := 0; i < len(subs); {
+		// Most sub-words start no term: look at the first character's bit
+		// before the trie (inline for CJK, which folding leaves alone).
+		r, ok := tuRune3(subs[i], 0)
+		if !ok {
+			r, _ = utf8.DecodeRuneInString(subs[i])
+		}
+		if r < 1<<16 {
+			if r < 0x2e80 || r >= 0xa640 {
+				r = flgFold(r)
+			}
+			if r < 1<<16 && l.first[r/64]&(1<<(r%64)) == 0 {
+				i++
+				continue
+			}
+		}
 		if end := l.longest(subs, i); end > i {
 			n++
 			i = end
@@ -377,6 +383,11 @@ func (c *flgComputer) Compute(d *Doc, out []float64) {
 	c.subs = c.subs[:0]
 	if d.Words != nil {
 		for _, w := range d.Words {
+			if flgPlainWord(w) {
+				c.subs = append(c.subs, w)
+				words++
+				continue
+			}
 			n := len(c.subs)
 			c.subs = flgSubwords(c.subs, w)
 			if len(c.subs) > n {
