@@ -144,23 +144,25 @@ func (c *c4Computer) Compute(d *Doc, out []float64) {
 			continue
 		}
 		nonBlank++
-		scan := c4ScanLine(s)
-		if scan.longest > c4MaxWord {
-			removed++
-			continue
-		}
+		kept := s // without citation marks
 		if strings.IndexByte(s, '[') >= 0 {
-			if stripped, ok := c.stripCitations(s); ok {
-				s = stripped
-				words := scan.words // counted before the marks go, as C4 does
-				scan = c4ScanLine(s)
-				scan.words = words
-			}
+			kept, _ = c.stripCitations(s)
 		}
-		if !c4EndsSentence(s) || scan.words < c4MinWords {
+		if !c4EndsSentence(kept) {
+			removed++ // whatever its words: no need to count them
+			continue
+		}
+		scan := c4ScanLine(s) // words are counted with the marks, as C4 does
+		if scan.longest > c4MaxWord || scan.words < c4MinWords {
 			removed++
 			continue
 		}
+		if len(kept) != len(s) {
+			words := scan.words
+			scan = c4ScanLine(kept)
+			scan.words = words
+		}
+		s = kept
 		if scan.asciiLetter {
 			c.lower = c4LowerASCII(c.lower[:0], s)
 			if bytes.Contains(c.lower, []byte("lorem ipsum")) {
