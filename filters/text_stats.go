@@ -130,6 +130,37 @@ const (
 type tsComputer struct{}
 
 // Compute implements Computer.
+// The shares a character counts in (alnum_frac, special_char_frac,
+// symbol_frac).
+const (
+	tsShareAlnum   = 1 << iota // letters and numbers (L*, N*)
+	tsShareSpecial             // digits, and what is neither alphanumeric nor a mark
+	tsShareSymbol              // symbols (S*)
+)
+
+// tsClassMask keeps the class bits the shares depend on.
+const tsClassMask = zhcSymbol<<1 - 1
+
+// tsShares are the shares of each class (masked by tsClassMask).
+var tsShares = func() (t [tsClassMask + 1]uint8) {
+	for cl := range zhClass(len(t)) {
+		switch {
+		case cl&(zhcLetter|zhcNumber) != 0:
+			t[cl] = tsShareAlnum
+			if cl&zhcDigit != 0 {
+				t[cl] |= tsShareSpecial
+			}
+		case cl&zhcMark != 0:
+		default: // space, punctuation, symbol, control
+			t[cl] = tsShareSpecial
+			if cl&zhcSymbol != 0 {
+				t[cl] |= tsShareSymbol
+			}
+		}
+	}
+	return t
+}()
+
 func (tsComputer) Compute(d *Doc, out []float64) {
 	text := d.Text
 	var (
@@ -176,20 +207,12 @@ func (tsComputer) Compute(d *Doc, out []float64) {
 				lineBlank = false
 			}
 		}
-		// Shares.
-		switch {
-		case cl&(zhcLetter|zhcNumber) != 0:
-			alnum++
-			if cl&zhcDigit != 0 {
-				special++
-			}
-		case cl&zhcMark != 0:
-		default: // space, punctuation, symbol, control
-			special++
-			if cl&zhcSymbol != 0 {
-				symbol++
-			}
-		}
+		// Shares, without a branch: Chinese text alternates letters,
+		// punctuation and digits too often for branches to be predicted.
+		share := tsShares[cl&tsClassMask]
+		alnum += int(share & tsShareAlnum)
+		special += int(share&tsShareSpecial) >> 1
+		symbol += int(share&tsShareSymbol) >> 2
 		if !ownWords {
 			continue
 		}
