@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,7 +44,7 @@ func (r *run) finish() (*Result, error) {
 		return nil, fmt.Errorf("internal error: %d documents read but %d kept + %d rejected", st.Read.Docs.Docs, totals.Kept, totals.Rejected)
 	}
 
-	if err := os.RemoveAll(filepath.Join(r.dir, WorkDir)); err != nil {
+	if err := removeWorkArea(r.dir); err != nil {
 		return nil, fmt.Errorf("%w: remove work area: %w", ErrOutput, err)
 	}
 	m := &r.manifest
@@ -81,6 +82,24 @@ func (r *run) finish() (*Result, error) {
 	r.log.Info("run finished", "run_id", m.RunID, "read", totals.Read, "kept", totals.Kept,
 		"rejected", totals.Rejected, "quarantined", totals.Quarantined, "seconds", fmt.Sprintf("%.2f", st.Seconds))
 	return &Result{Dir: r.dir, Manifest: m, Stats: st}, nil
+}
+
+// removeWorkArea renames the work area away before deleting it: a run
+// killed in the middle of deleting must not leave checkpoints that name
+// files already gone. (The next run removes a *.tmp-* leftover.)
+func removeWorkArea(dir string) error {
+	trash := filepath.Join(dir, WorkDir+".tmp-removed")
+	if err := os.RemoveAll(trash); err != nil {
+		return err
+	}
+	err := os.Rename(filepath.Join(dir, WorkDir), trash)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(trash)
 }
 
 func describeFile(dir, name string) (OutputFile, error) {

@@ -366,16 +366,10 @@ func runIncremental(ctx context.Context, opts RunOptions) (*Result, error) {
 	if inc.prev != nil {
 		prevID = inc.prev.RunID
 	}
-	r.inputsKey = inputsKey(r.inputs) + "+" + prevID
-	passes := splitPasses(r.stages)
-	r.resume = r.lastCheckpoint(passes)
-	r.resumeFinal = r.lastFinalCheckpoint(passes)
-	r.resumePartial = r.lastPartialCheckpoint(passes)
-	if err := prepareOutputDir(r.dir, r.keepForResume()); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
+	if err := r.prepareDir(inputsKey(r.inputs) + "+" + prevID); err != nil {
+		return nil, err
 	}
-	meta := [][2]string{{"winnow.version", Version}, {"winnow.config_sha256", r.configHash}}
-	if err := inc.carry(ctx, r.dir, r.cfg.Output, meta); err != nil {
+	if err := inc.carry(ctx, r.dir, r.cfg.Output, r.shardMeta()); err != nil {
 		return nil, fmt.Errorf("carry over %s: %w", inc.prevDir, err)
 	}
 	if err := r.execute(ctx); err != nil {

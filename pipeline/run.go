@@ -169,15 +169,30 @@ func newRun(opts RunOptions) (*run, error) {
 	if cfg.Incremental {
 		return r, nil // the run directory is a new one under runs/
 	}
-	r.inputsKey = inputsKey(r.inputs)
+	if err := r.prepareDir(inputsKey(r.inputs)); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// prepareDir finds the checkpoints an earlier attempt at this run left
+// (valid for the inputs keyed by key) and prepares the run directory,
+// keeping what they need.
+func (r *run) prepareDir(key string) error {
+	r.inputsKey = key
 	passes := splitPasses(r.stages)
 	r.resume = r.lastCheckpoint(passes)
 	r.resumeFinal = r.lastFinalCheckpoint(passes)
 	r.resumePartial = r.lastPartialCheckpoint(passes)
 	if err := prepareOutputDir(r.dir, r.keepForResume()); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
+		return fmt.Errorf("%w: %w", ErrOutput, err)
 	}
-	return r, nil
+	return nil
+}
+
+// shardMeta is the key/value metadata of every shard of the run.
+func (r *run) shardMeta() [][2]string {
+	return [][2]string{{"winnow.version", Version}, {"winnow.config_sha256", r.configHash}}
 }
 
 // prepareOutputDir makes sure dir is writable before any work and clears a
@@ -239,7 +254,7 @@ func (r *run) execute(ctx context.Context) error {
 	r.progress.BytesTotal.Store(total)
 	r.log.Info("run started", "run_id", r.manifest.RunID, "files", len(r.inputs), "bytes", total, "workers", r.workers, "stages", len(r.stages), "output", r.dir)
 
-	meta := [][2]string{{"winnow.version", Version}, {"winnow.config_sha256", r.configHash}}
+	meta := r.shardMeta()
 	r.kept = NewShardWriter(r.dir, "shards", r.cfg.Output, meta)
 	if r.cfg.Output.KeepRejected {
 		r.rejected = NewShardWriter(r.dir, "rejected", r.cfg.Output, meta)
