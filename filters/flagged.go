@@ -431,7 +431,15 @@ func flgSubwords(dst []string, w string) []string {
 // flgPlainWord reports whether w is made of ASCII letters and digits and
 // CJK Unified Ideographs (U+4E00–U+9FFF) only, read from the bytes: nearly
 // every jieba word is, and is then its only sub-word. False says nothing.
+// Words of one or two ideographs, most of them, are checked without a
+// loop, whose exit after a varying count would be mispredicted.
 func flgPlainWord(w string) bool {
+	switch {
+	case len(w) == 3:
+		return flgHan(w, 0)
+	case len(w) == 6:
+		return flgHan(w, 0) && flgHan(w, 3)
+	}
 	for i := 0; i < len(w); {
 		switch c := w[i]; {
 		case c < utf8.RuneSelf:
@@ -439,13 +447,20 @@ func flgPlainWord(w string) bool {
 				return false
 			}
 			i++
-		case c >= 0xe4 && c <= 0xe9 && i+2 < len(w) && w[i+1]&0xc0 == 0x80 && w[i+2]&0xc0 == 0x80 && (c > 0xe4 || w[i+1] >= 0xb8):
+		case i+2 < len(w) && flgHan(w, i):
 			i += 3
 		default:
 			return false
 		}
 	}
 	return w != ""
+}
+
+// flgHan reports whether w[i:i+3], which must be in range, is a character
+// of U+4E00–U+9FFF.
+func flgHan(w string, i int) bool {
+	c, c1, c2 := w[i], w[i+1], w[i+2]
+	return c >= 0xe4 && c <= 0xe9 && c1&0xc0 == 0x80 && c2&0xc0 == 0x80 && (c > 0xe4 || c1 >= 0xb8)
 }
 
 // flgSplit is the fallback word split: every character of a script written
