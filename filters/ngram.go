@@ -18,10 +18,13 @@ type ngGrams struct {
 	inv   []uint64 // B^-(characters before k)
 
 	// Classes of the n-grams at each position: the first position of an
-	// equal n-gram, -1 for one known to occur once.
+	// equal n-gram (a position is its own class when its n-gram is known
+	// to occur once).
 	pairs, triples []int32
 	// Occurrences per class, at the class's first position.
 	pairCount, tripleCount, quadCount []int32
+
+	candidates []int32 // scratch of countPairs
 
 	table tuTable
 }
@@ -142,23 +145,32 @@ func (g *ngGrams) sameToken(j, i int) bool {
 }
 
 // countPairs groups the positions i by the pair of 2-gram classes at i and
-// i+off, skipping those where the gate classes at i or i+1 occur once. It
-// sets class[i] (unless class is nil) to the first position of i's group,
-// -1 for a skipped one, counts the groups in count, and returns the
-// largest count of 2 or more with the first position of its first group
-// (0, 0 without one).
+// i+off, skipping those where the gate classes at i or i+1 occur once
+// (their n-gram cannot repeat). It sets class[i] (unless class is nil) to
+// the first position of i's group (i itself for a skipped one), counts the
+// groups in count, and returns the largest count of 2 or more with the
+// first position of its first group (0, 0 without one).
 func (g *ngGrams) countPairs(off int, class, count, gate, gateCount []int32) (best, first int) {
 	P := len(g.pairs) - off // positions
-	g.table.reset(P)
-	onceNext := ngOnce(gate, gateCount, 0)
-	for i := 0; i < P; i++ {
-		once := onceNext
-		onceNext = ngOnce(gate, gateCount, i+1)
-		j := -1
-		if !once && !onceNext {
-			j = g.findPair(off, i)
-			best, first = ngCount(count, i, j, best, first)
+	// The positions to look up, gathered without a branch per position
+	// (about half of them qualify, in no predictable order).
+	cand := grResize(g.candidates, P)
+	n := 0
+	repeatsNext := ngRepeats(gate, gateCount, 0)
+	for i := range P {
+		repeats := repeatsNext
+		repeatsNext = ngRepeats(gate, gateCount, i+1)
+		cand[n] = int32(i)
+		n += repeats & repeatsNext
+		if class != nil {
+			class[i], count[i] = int32(i), 1
 		}
+	}
+	g.candidates = cand
+	g.table.reset(n)
+	for _, i := range cand[:n] {
+		j := g.findPair(off, int(i))
+		best, first = ngCount(count, int(i), j, best, first)
 		if class != nil {
 			class[i] = int32(j)
 		}
@@ -184,10 +196,9 @@ func (g *ngGrams) findPair(off, i int) int {
 	}
 }
 
-// ngOnce reports whether the n-gram at i is known to occur once.
-func ngOnce(class, count []int32, i int) bool {
-	c := class[i]
-	return c < 0 || count[c] < 2
+// ngRepeats is 1 when the n-gram at i occurs more than once, else 0.
+func ngRepeats(class, count []int32, i int) int {
+	return int(uint32(1-count[class[i]]) >> 31) // count >= 2
 }
 
 // ngCount counts position i of the group whose first position is j and

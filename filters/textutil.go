@@ -532,13 +532,11 @@ func (t *tuTokens) stats(d *Doc) tuStreamStats {
 	st := tuStreamStats{tokens: len(t.toks)}
 	stop := gopherStopWords(d.Lang)
 	for _, tok := range t.toks {
-		if tok.flags&tokNonSymbol != 0 {
-			st.nonSymbol++
-			st.nonSymbolRunes += int(tok.runes)
-		}
-		if tok.flags&tokAlpha != 0 {
-			st.alpha++
-		}
+		// Counted without branches: word and punctuation tokens alternate.
+		nonSymbol := int(tok.flags&tokNonSymbol) / tokNonSymbol // 0 or 1
+		st.nonSymbol += nonSymbol
+		st.nonSymbolRunes += nonSymbol * int(tok.runes)
+		st.alpha += int(tok.flags&tokAlpha) / tokAlpha
 		if tok.end-tok.start <= 7 && stop.mayHold(tok.h) {
 			if i := stop.index(d.Text[tok.start:tok.end]); i >= 0 {
 				st.stopWords |= 1 << i
