@@ -302,7 +302,7 @@ func zhBracketClose(r rune) bool {
 // over zhScratchKeep entries are given back after such a document).
 type zhComputer struct {
 	counts  []uint32 // per BMP code point, zero between documents
-	touched []uint16 // BMP code points with a count, to reset and for entropy
+	touched []uint16 // BMP code points with a count, in order, to reset and for entropy (room for all)
 	astral  map[rune]uint32
 	visible []rune // the document's visible characters
 	table   tuTable
@@ -313,7 +313,7 @@ const zhScratchKeep = 1 << 21
 
 func newZhComputer() *zhComputer {
 	zhClassInit()
-	return &zhComputer{counts: make([]uint32, 0x10000), astral: map[rune]uint32{}}
+	return &zhComputer{counts: make([]uint32, 0x10000), touched: make([]uint16, 0x10000+1), astral: map[rune]uint32{}}
 }
 
 // The 13-gram hash is a polynomial rolling hash over code points,
@@ -338,6 +338,7 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 	c.visible = c.visible[:0]
 	var (
 		visible, han, digit int
+		distinctBMP         int // BMP characters in c.touched
 		lines, moreLines    int
 		bracketLines        int
 		navLines            int
@@ -381,11 +382,11 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 		if cl&(zhcSpace|zhcControl) != 0 {
 			continue
 		}
-		if cl&zhcHan != 0 {
-			han++
-		} else if cl&zhcDigit != 0 {
-			digit++
-		}
+		// Counted without branches (Han characters, punctuation and digits
+		// alternate); a Han character is no digit.
+		isHan := int(cl&zhcHan) / int(zhcHan)
+		han += isHan
+		digit += int(cl&zhcDigit) / int(zhcDigit) &^ isHan
 		if depth > 0 {
 			lineIn++
 			if zhBracketClose(r) {
@@ -398,10 +399,12 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 			lineIn++
 		}
 		if r < 0x10000 {
-			if c.counts[r] == 0 {
-				c.touched = append(c.touched, uint16(r))
-			}
-			c.counts[r]++
+			// Noted in touched when first seen, without a branch: first
+			// sightings come in no predictable order.
+			n := c.counts[r]
+			c.touched[distinctBMP] = uint16(r)
+			distinctBMP += int(uint32(n-1) >> 31) // n == 0
+			c.counts[r] = n + 1
 		} else {
 			c.astral[r]++
 		}
@@ -413,9 +416,9 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 	endLine(len(text))
 
 	// Character distribution: distinct count and entropy, then reset.
-	distinct := len(c.touched) + len(c.astral)
+	distinct := distinctBMP + len(c.astral)
 	var sumClogC float64
-	for _, r := range c.touched {
+	for _, r := range c.touched[:distinctBMP] {
 		n := c.counts[r]
 		if n > 1 {
 			sumClogC += float64(n) * math.Log2(float64(n))
@@ -427,7 +430,6 @@ func (c *zhComputer) Compute(d *Doc, out []float64) {
 			sumClogC += float64(n) * math.Log2(float64(n))
 		}
 	}
-	c.touched = c.touched[:0]
 	clear(c.astral)
 
 	if visible > 0 {
