@@ -18,7 +18,7 @@ import (
 // BenchmarkChain runs the filter stages of the zh-web recipe plus c4 (what
 // internal/cli's BenchmarkFilters times, less pii, which is not a filter)
 // over the 551 zh-laws files with the segment stage's words made before
-// the timer, sharing the batch's token streams as a run does. Besides
+// the timer, the stages sharing the batch's scratch as in a run. Besides
 // MB/s it reports each stage's CPU time (ms/op, the thread's own: other
 // processes on the machine do not count), to show where the time goes.
 func BenchmarkChain(b *testing.B) {

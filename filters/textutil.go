@@ -2,10 +2,10 @@ package filters
 
 // Shared text helpers of the gopher_quality, gopher_repetition, c4 and
 // fineweb families: character classes, Python-compatible white space and
-// line splitting, the token stream those families count over, a CJK-aware
-// sentence counter, and allocation-free hash tables. Everything works on
-// byte offsets into the document text and keeps its working memory in
-// scratch structs that a Computer reuses, never in per-document maps.
+// line splitting, the token stream those families count over, and
+// allocation-free hash tables. Everything works on byte offsets into the
+// document text and keeps its working memory in scratch structs that a
+// Computer reuses, never in per-document maps.
 
 import (
 	"hash/maphash"
