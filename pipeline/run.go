@@ -44,6 +44,7 @@ type RunOptions struct {
 	Logger   *slog.Logger
 	Progress *Progress        // may be nil
 	Alloc    memory.Allocator // nil: the Go allocator
+	Task     *TaskOptions     // nil: a whole run
 }
 
 // Result is what a finished run produced.
@@ -54,6 +55,9 @@ type Result struct {
 	// Unchanged is set when an incremental run found nothing new: Dir is
 	// the last run, and nothing was written.
 	Unchanged bool
+	// Sealed is set when a task's run stopped after a pass that ends at a
+	// global stage (TaskOptions): the pass's number, from 1.
+	Sealed int
 }
 
 // Run executes the pipeline: it checks the config and the output directory
@@ -83,6 +87,10 @@ func Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	}
 	if err := r.execute(ctx); err != nil {
 		r.abort()
+		var s sealed
+		if errors.As(err, &s) {
+			return &Result{Dir: r.dir, Sealed: s.pass}, nil
+		}
 		return nil, err
 	}
 	return r.finish()
@@ -163,6 +171,9 @@ func newRun(opts RunOptions) (*run, error) {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
 	r.inputs, err = ListInputs(cfg.Input, cfg.Output.Dir)
+	if err == nil && opts.Task != nil {
+		r.inputs, err = opts.Task.Select(r.inputs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInput, err)
 	}
@@ -359,6 +370,9 @@ func (r *run) runPasses(ctx context.Context, passes []pass) error {
 		// would name files that are gone.
 		if err := os.Remove(filepath.Join(passDir(r.dir, p), partialCheckpointFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%w: %w", ErrOutput, err)
+		}
+		if r.opts.Task != nil {
+			return r.sealPass(ctx, p, ps, out.collect)
 		}
 		if dec, err = out.collect.Resolve(ctx); err != nil {
 			return fmt.Errorf("stage %s: %w", ps.global.Name(), err)

@@ -1,0 +1,121 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+)
+
+// TaskOptions make a run one task of a distributed run (package dist): it
+// reads only the input files Select picks from the listing, and every pass
+// that ends at a global stage ends the run: the stage's collector is sealed
+// (Sealer) and the pass checkpointed, for the stage to be resolved across
+// all tasks elsewhere. Started again in the same directory, with the
+// stage's decisions placed in its work directory, the run resumes with the
+// next pass.
+type TaskOptions struct {
+	Select func(all []InputFile) ([]InputFile, error)
+}
+
+// Sealer is a collector whose stage is resolved by other processes: Seal
+// finishes the side files in its work directory, and those files alone
+// describe what it collected.
+type Sealer interface {
+	Collector
+	Seal(ctx context.Context) error
+}
+
+// Distributed is a global stage that resolves across the sealed work
+// directories of several tasks, in two steps that each run as independent
+// units: Link finds a unit's links (a share of the candidate pairs),
+// Resolve joins every unit's links into each task's decisions, which the
+// stage's ReopenDecider reads.
+type Distributed interface {
+	Resumable
+	LinkUnits(workersPerBand int) int
+	Link(ctx context.Context, job LinkJob) error
+	Resolve(ctx context.Context, job ResolveJob) error
+}
+
+// Fetch returns a local copy of the file name (slash-separated, relative
+// to a sealed work directory) of task i.
+type Fetch func(ctx context.Context, task int, name string) (string, error)
+
+// LinkJob is one link unit of a distributed global stage.
+type LinkJob struct {
+	Tasks          int
+	Fetch          Fetch
+	Unit           int
+	WorkersPerBand int
+	// Out is an empty local directory for the unit's files; Scratch one for
+	// temporary files.
+	Out, Scratch string
+}
+
+// ResolveJob joins the link units' files (FetchLink(unit, name) gives a
+// local copy of a file a unit wrote) into one directory of decisions per
+// task: Out[i] receives the files task i's ReopenDecider needs.
+type ResolveJob struct {
+	Tasks          int
+	Fetch          Fetch
+	Units          int
+	WorkersPerBand int
+	FetchLink      func(ctx context.Context, unit int, name string) (string, error)
+	Out            []string
+	Scratch        string
+}
+
+// GlobalWorkDir is the work directory, relative to the run directory, of
+// the global stage that ends pass p (0-based).
+func GlobalWorkDir(p int, stage GlobalStage) string {
+	return filepath.Join(WorkDir, fmt.Sprintf("pass-%d", p+1), stage.Name())
+}
+
+// PassDirName is the directory of pass p (0-based), relative to the run
+// directory.
+func PassDirName(p int) string { return filepath.Join(WorkDir, fmt.Sprintf("pass-%d", p+1)) }
+
+// GlobalStages builds the stage list of cfg and returns its global stages
+// in pass order.
+func GlobalStages(reg *Registry, cfg Config) ([]GlobalStage, error) {
+	stages, _, err := reg.Build(cfg.Stages)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var gs []GlobalStage
+	for _, p := range splitPasses(stages) {
+		if p.global != nil {
+			gs = append(gs, p.global)
+		}
+	}
+	return gs, nil
+}
+
+// sealed ends a task's run after pass Pass (1-based).
+type sealed struct{ pass int }
+
+func (s sealed) Error() string { return fmt.Sprintf("sealed after pass %d", s.pass) }
+
+// sealPass seals pass p's collector and checkpoints the pass.
+func (r *run) sealPass(ctx context.Context, p int, ps pass, coll Collector) error {
+	s, ok := coll.(Sealer)
+	if _, resumable := ps.global.(Resumable); !ok || !resumable {
+		return fmt.Errorf("%w: stage %s cannot run as distributed tasks", ErrConfig, ps.global.Name())
+	}
+	if err := s.Seal(ctx); err != nil {
+		return fmt.Errorf("stage %s: seal: %w", ps.global.Name(), err)
+	}
+	if err := r.writeCheckpoint(p); err != nil {
+		return fmt.Errorf("%w: checkpoint: %w", ErrOutput, err)
+	}
+	return sealed{pass: p + 1}
+}
+
+// ResolvedConfigOf is ResolvedConfig for cfg's stage list as reg builds it.
+func ResolvedConfigOf(reg *Registry, cfg Config) ([]byte, string, error) {
+	_, resolved, err := reg.Build(cfg.Stages)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return ResolvedConfig(cfg, resolved)
+}
