@@ -268,6 +268,10 @@ func (c *clusterCore) reopenDecider(owner any, env pipeline.GlobalEnv) (pipeline
 	if err != nil {
 		return nil, err
 	}
+	if d.foreign, err = openForeignIDs(env.WorkDir); err != nil {
+		d.Close()
+		return nil, err
+	}
 	index := c.index
 	if index == "" {
 		index = env.PriorIndexDir
@@ -284,7 +288,7 @@ func (c *clusterCore) reopenDecider(owner any, env pipeline.GlobalEnv) (pipeline
 // resolver holds the side files while the clusters are built.
 type resolver struct {
 	core       *clusterCore
-	sigs, meta *FixedReader
+	sigs, meta recordReader
 	prior      *priorIndex
 	counts     map[string]int64
 	log        *slog.Logger
@@ -300,15 +304,17 @@ type resolver struct {
 func (r *resolver) open(env pipeline.GlobalEnv) error {
 	dir := env.WorkDir
 	var err error
-	if r.meta, err = OpenFixed(filepath.Join(dir, "meta.fx")); err != nil {
+	meta, err := OpenFixed(filepath.Join(dir, "meta.fx"))
+	if err != nil {
 		return err
 	}
+	r.meta = meta
 	if r.core.k > 0 {
-		if r.sigs, err = OpenFixed(filepath.Join(dir, "sigs.fx")); err != nil {
+		sigs, err := OpenFixed(filepath.Join(dir, "sigs.fx"))
+		if err != nil {
 			return err
 		}
-		r.a, r.b = make([]byte, 4*r.core.k), make([]byte, 4*r.core.k)
-		r.sa, r.sb = make([]uint32, r.core.k), make([]uint32, r.core.k)
+		r.useSigs(sigs)
 	}
 	index := r.core.index
 	if index == "" {
@@ -321,6 +327,19 @@ func (r *resolver) open(env pipeline.GlobalEnv) error {
 		r.counts["index_documents"] = int64(r.prior.info.Documents)
 	}
 	return nil
+}
+
+// recordReader reads fixed-size records by ordinal: one side file, or
+// the side files of several tasks in a row.
+type recordReader interface {
+	Read(i uint64, dst []byte) error
+	Close() error
+}
+
+func (r *resolver) useSigs(sigs recordReader) {
+	r.sigs = sigs
+	r.a, r.b = make([]byte, 4*r.core.k), make([]byte, 4*r.core.k)
+	r.sa, r.sb = make([]uint32, r.core.k), make([]uint32, r.core.k)
 }
 
 func (r *resolver) close() {
@@ -511,24 +530,27 @@ func (r *resolver) readMeta(ord uint64) (docMeta, error) {
 // removal is a removed document of this run and its cluster's keeper.
 type removal struct{ ord, keeper uint64 }
 
-// writeDecisions picks each cluster's kept member and writes one record
-// per member of this run, sorted by ordinal, for the pass that applies
-// them. It returns the removed ordinals with their keepers, sorted.
-func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]removal, error) {
+// decision is one member of a cluster: its ordinal, its cluster's kept
+// member, and the documents the cluster stands for.
+type decision struct{ ord, keeper, size uint64 }
+
+// decide picks each cluster's kept member. It returns one decision per
+// member of this run, sorted by ordinal, and the removed ordinals with
+// their keepers, sorted.
+func (r *resolver) decide(uf *UnionFind) ([]decision, []removal, error) {
 	comps := uf.Components()
-	type dec struct{ ord, keeper, size uint64 }
-	var decs []dec
+	var decs []decision
 	var removed []removal
 	for _, members := range comps {
 		keeper, size, err := r.choose(members)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, m := range members {
 			if m&indexDocBit != 0 {
 				continue
 			}
-			decs = append(decs, dec{m, keeper, size})
+			decs = append(decs, decision{m, keeper, size})
 			if m != keeper {
 				removed = append(removed, removal{m, keeper})
 				if keeper&indexDocBit != 0 {
@@ -539,20 +561,34 @@ func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]removal, error)
 	}
 	r.counts["clusters"] = int64(len(comps))
 	r.counts["removed"] = int64(len(removed))
-	slices.SortFunc(decs, func(a, b dec) int { return cmpUint64(a.ord, b.ord) })
+	slices.SortFunc(decs, func(a, b decision) int { return cmpUint64(a.ord, b.ord) })
 	slices.SortFunc(removed, func(a, b removal) int { return cmpUint64(a.ord, b.ord) })
-	w, err := CreateFixed(path, decisionSize)
+	return decs, removed, nil
+}
+
+// writeDecisions writes the decisions, one record each, for the pass that
+// applies them, and returns the removed ordinals with their keepers.
+func (r *resolver) writeDecisions(uf *UnionFind, path string) ([]removal, error) {
+	decs, removed, err := r.decide(uf)
 	if err != nil {
 		return nil, err
+	}
+	return removed, writeDecisionFile(path, decs)
+}
+
+func writeDecisionFile(path string, decs []decision) error {
+	w, err := CreateFixed(path, decisionSize)
+	if err != nil {
+		return err
 	}
 	var rec [decisionSize]byte
 	for _, d := range decs {
 		PutUint64s(rec[:], []uint64{d.ord, d.keeper, d.size})
 		if err := w.Append(rec[:]); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return removed, w.Close()
+	return w.Close()
 }
 
 func cmpUint64(a, b uint64) int {
@@ -598,17 +634,20 @@ func (r *resolver) choose(members []uint64) (keeper, size uint64, err error) {
 
 // decider streams the sorted decisions alongside the staged rows.
 type decider struct {
-	core   *clusterCore
-	owner  any
-	decs   *FixedReader
-	ids    *StringsReader
-	prior  *priorIndex // ids of an earlier index's documents
-	counts map[string]int64
-	next   uint64 // ordinal of the next alive row
-	pos    uint64 // next decision record
-	cur    [3]uint64
-	have   bool
-	rec    [decisionSize]byte
+	core  *clusterCore
+	owner any
+	decs  *FixedReader
+	ids   *StringsReader
+	prior *priorIndex // ids of an earlier index's documents
+	// foreign holds, in a distributed run, the ids of keepers that other
+	// tasks read (foreignDocBit set on their references).
+	foreign *StringsReader
+	counts  map[string]int64
+	next    uint64 // ordinal of the next alive row
+	pos     uint64 // next decision record
+	cur     [3]uint64
+	have    bool
+	rec     [decisionSize]byte
 }
 
 // rowDecision is what Apply needs of one row.
@@ -675,8 +714,11 @@ func (d *decider) Attach(b *pipeline.Batch) error {
 }
 
 func (d *decider) id(doc uint64) (string, error) {
-	if doc&indexDocBit != 0 {
+	switch {
+	case doc&indexDocBit != 0:
 		return d.prior.ids.Get(doc &^ indexDocBit)
+	case doc&foreignDocBit != 0 && d.foreign != nil:
+		return d.foreign.Get(doc &^ foreignDocBit)
 	}
 	return d.ids.Get(doc)
 }
@@ -689,6 +731,9 @@ func (d *decider) Close() error {
 	defer d.decs.Close()
 	defer d.ids.Close()
 	defer d.prior.close()
+	if d.foreign != nil {
+		defer d.foreign.Close()
+	}
 	if d.have {
 		return fmt.Errorf("internal error: decision for ordinal %d left over after %d rows", d.cur[0], d.next)
 	}
