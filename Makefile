@@ -16,9 +16,9 @@ demo: build
 # Everything CI runs: vet, gofmt, the race-checked tests, and a short fuzz of every parser.
 test: vet
 	$(GO) test -race -count=1 -timeout 30m ./...
-	# Accuracy tests over thousands of labelled sentences, and the fault test that
-	# kills the (plain) winnow binary three dozen times, skip under -race: run them plain.
-	$(GO) test -count=1 -timeout 30m -run 'Accuracy|TestKillAndRerun' ./stages/ ./dedup/ ./internal/cli/
+	# Accuracy tests over thousands of labelled sentences, and the fault tests that
+	# kill the (plain) winnow binary, skip under -race: run them plain.
+	$(GO) test -count=1 -timeout 30m -run 'Accuracy|TestKillAndRerun|TestDistributedKillOneTask' ./stages/ ./dedup/ ./internal/cli/
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 # Load out/report.html (from make demo) in headless Chromium, offline; CI runs it.

@@ -54,7 +54,7 @@ manifest.json last.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), reportCmd(&code), benchCmd(&code), trainCmd(&code), ablateCmd(&code), configCmd(), catCmd(), versionCmd())
+	root.AddCommand(runCmd(&code), validateCmd(&code), retuneCmd(&code), explainCmd(&code), inspectCmd(&code), reportCmd(&code), benchCmd(&code), trainCmd(&code), ablateCmd(&code), planCmd(&code), statusCmd(&code), launchCmd(&code), configCmd(), catCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "winnow:", err)
 		if code == cli.ExitOK {
@@ -74,6 +74,7 @@ func addRunFlags(c *cobra.Command, f *cli.RunFlags) {
 
 func runCmd(code *int) *cobra.Command {
 	f := cli.RunFlags{}
+	t := cli.TaskFlags{}
 	c := &cobra.Command{
 		Use:   "run -c pipeline.yaml [-i corpus/ -o out/ --workers N]",
 		Short: "Run a pipeline over the input and write a run directory",
@@ -82,14 +83,29 @@ out/shards/, out/rejected/, out/quarantine/, stats.json, config.yaml and,
 last, manifest.json. Flags override the config. Progress goes to stderr:
 a live line on a terminal, a log line every 10 s otherwise.
 
+With --tasks N the run is one task of a distributed run over shared storage
+(-o a shared path or s3://bucket/prefix?endpoint=…): task i (--task, or
+WINNOW_TASK, SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX) does its share of
+one pass (--pass) or of every pass in order. A finished unit is not run
+again; a failed one is rerun by running the same command. See winnow plan,
+winnow launch and winnow status.
+
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if t.Tasks > 0 {
+				*code = cli.RunTask(cmd.Context(), f, t, os.Stderr)
+				return nil
+			}
 			*code = cli.Run(cmd.Context(), f, os.Stderr)
 			return nil
 		},
 	}
 	addRunFlags(c, &f)
+	addTaskFlags(c, &t)
+	c.Flags().IntVar(&t.Task, "task", -1, "this task's index, 0 … N-1 (default: $WINNOW_TASK, $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX)")
+	c.Flags().StringVar(&t.Pass, "pass", "", "run only this pass's units of the task (winnow plan lists the passes); default: every pass in order, waiting for the others")
+	c.Flags().BoolVar(&t.Wait, "wait", false, "with --pass: wait until the pass before is done instead of failing")
 	c.Flags().Int64Var(&f.MaxMemory, "max-memory", -1, "memory budget in bytes, overriding the config's max_memory (default 2 GiB): the heap's soft limit, and dedup spills to disk to stay within it (0 = none)")
 	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -97,6 +113,122 @@ a live line on a terminal, a log line every 10 s otherwise.
 	c.Flags().BoolVar(&f.Incremental, "incremental", false, "read only input files new or changed since the last run in the output directory, deduplicate them against it, and publish OUT/runs/<run id>/ with OUT/current pointing to it (sets the config's incremental)")
 	c.Flags().StringVar(&f.MetricsFile, "metrics-file", "", "when the run ends, write Prometheus text-format metrics to this file (atomically; name it *.prom in node_exporter's textfile directory)")
 	return c
+}
+
+func addTaskFlags(c *cobra.Command, t *cli.TaskFlags) {
+	c.Flags().IntVar(&t.Tasks, "tasks", 0, "split the run into N tasks that share only the output storage (0: one ordinary run)")
+	c.Flags().IntVar(&t.WorkersPerBand, "workers-per-band", 1, "distributed runs: split each dedup band's link pass into this many hash ranges")
+	c.Flags().StringVar(&t.Scratch, "scratch", "", "distributed runs: local directory for a task's temporary files (default: under $TMPDIR)")
+}
+
+func addTaskLogFlags(c *cobra.Command, f *cli.RunFlags) {
+	c.Flags().StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	c.Flags().StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func planCmd(code *int) *cobra.Command {
+	f := cli.RunFlags{MaxMemory: -1}
+	t := cli.TaskFlags{}
+	c := &cobra.Command{
+		Use:   "plan -c pipeline.yaml -o OUT --tasks N",
+		Short: "Split a run into N tasks: write the sorted input manifest and each task's files to OUT",
+		Long: `Plan lists the input files in sorted order, gives each task a consecutive slice of
+about equal bytes, and stores the plan in OUT/.winnow/dist/plan.json, with the
+passes every task goes through (scan, link and resolve per dedup stage, then
+final and publish). Tasks started with winnow run --tasks N read it; the first
+task makes it if plan was not run. Planning again with another config, task
+count or input is refused: use a new output.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			*code, err = cli.Plan(cmd.Context(), cmd.OutOrStdout(), f, t)
+			return err
+		},
+	}
+	addRunFlags(c, &f)
+	addTaskFlags(c, &t)
+	addTaskLogFlags(c, &f)
+	return c
+}
+
+func statusCmd(code *int) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status OUT",
+		Short: "Show which units of which pass of a distributed run are done, failed or missing",
+		Long:  "Status reads the plan and the done-markers in OUT (a path or an s3:// URL). It exits 0 when every pass is done, 1 otherwise.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			*code, err = cli.Status(cmd.Context(), cmd.OutOrStdout(), args[0])
+			return err
+		},
+	}
+}
+
+func launchCmd(code *int) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "launch (local | slurm | k8s) -c pipeline.yaml -o OUT --tasks N",
+		Short: "Run a distributed run's tasks here, or write the Slurm scripts or Kubernetes Jobs that run them",
+		Long: `launch local starts the N tasks as processes on this machine and waits for them.
+launch slurm writes one sbatch --array script per pass and submit.sh, which
+submits them with afterok dependencies (--submit runs it). launch k8s writes one
+Indexed Job per pass; every task waits for the pass before it, so all Jobs can be
+applied at once. The output must be storage every node reaches: a shared path
+or s3://bucket/prefix?endpoint=… (credentials from the AWS environment variables).`,
+	}
+	for _, kind := range []string{"local", "slurm", "k8s"} {
+		f := cli.RunFlags{MaxMemory: -1}
+		t := cli.TaskFlags{}
+		l := cli.LaunchFlags{}
+		sub := &cobra.Command{
+			Use:   kind + " -c pipeline.yaml -o OUT --tasks N",
+			Short: "launch " + kind,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if kind == "local" {
+					*code = cli.LaunchLocal(cmd.Context(), os.Stderr, f, t)
+					return nil
+				}
+				var err error
+				*code, err = cli.Launch(cmd.Context(), cmd.OutOrStdout(), kind, f, t, l)
+				return err
+			},
+		}
+		addRunFlags(sub, &f)
+		addTaskFlags(sub, &t)
+		addTaskLogFlags(sub, &f)
+		sub.Flags().Int64Var(&f.MaxMemory, "max-memory", -1, "memory budget of each task in bytes (overrides max_memory)")
+		if kind != "local" {
+			addLaunchFlags(sub, kind, &l)
+		}
+		c.AddCommand(sub)
+	}
+	return c
+}
+
+func addLaunchFlags(c *cobra.Command, kind string, l *cli.LaunchFlags) {
+	s := &l.Spec
+	c.Flags().StringVar(&l.Dir, "dir", "", "write the files into this directory (default: print them)")
+	c.Flags().StringVar(&s.Binary, "binary", "winnow", "the winnow binary as the nodes or the image see it")
+	c.Flags().StringVar(&s.JobName, "job-name", "winnow", "prefix of the job names")
+	c.Flags().StringToStringVar(&s.Env, "env", nil, "extra environment of every task (NAME=value, repeatable)")
+	if kind == "slurm" {
+		c.Flags().BoolVar(&l.Submit, "submit", false, "run submit.sh after writing it (needs --dir and sbatch)")
+		c.Flags().StringVar(&s.Partition, "partition", "", "sbatch --partition")
+		c.Flags().StringVar(&s.Account, "account", "", "sbatch --account")
+		c.Flags().StringVar(&s.Time, "time", "", "sbatch --time of each task")
+		c.Flags().StringVar(&s.Mem, "mem", "", "sbatch --mem of each task")
+		c.Flags().IntVar(&s.CPUs, "cpus", 0, "sbatch --cpus-per-task")
+		c.Flags().StringVar(&s.LogDir, "log-dir", "logs", "directory of the task logs, relative to the scripts")
+		c.Flags().StringArrayVar(&s.ExtraSBatch, "sbatch", nil, "extra #SBATCH option, e.g. --sbatch=--qos=low (repeatable)")
+		return
+	}
+	c.Flags().StringVar(&s.Image, "image", "", "container image holding winnow (required)")
+	c.Flags().StringVar(&s.Namespace, "namespace", "", "Kubernetes namespace")
+	c.Flags().StringVar(&s.ServiceAccount, "service-account", "", "pod service account")
+	c.Flags().StringVar(&s.CPURequest, "cpu", "", "CPU request of each task, e.g. 4")
+	c.Flags().StringVar(&s.MemRequest, "memory", "", "memory request of each task, e.g. 8Gi")
+	c.Flags().IntVar(&s.BackoffLimitPerIndex, "backoff-limit-per-index", 0, "retries of each task (0: backoffLimit 3 for the Job)")
 }
 
 func validateCmd(code *int) *cobra.Command {

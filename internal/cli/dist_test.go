@@ -1,0 +1,378 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"gopkg.in/yaml.v3"
+
+	"winnow/dist"
+	"winnow/internal/testenv"
+	"winnow/pipeline"
+)
+
+// distConfig is zh-web over law articles, one document per paragraph: the
+// amended versions of a law are near-duplicates of each other, and
+// repeated boilerplate paragraphs exact duplicates.
+func distConfig(t *testing.T, dirs ...string) pipeline.Config {
+	t.Helper()
+	corpora := testenv.SharedCorpora(t)
+	var paths []string
+	for _, d := range dirs {
+		paths = append(paths, filepath.Join(corpora, "zh-laws", d))
+	}
+	quoted, _ := json.Marshal(paths)
+	yml := "recipe: zh-web\ninput: {paths: " + string(quoted) + ", text_split: paragraph, batch_docs: 256}\noutput: {shard_bytes: 65536}\n"
+	cfg, err := pipeline.ParseConfig([]byte(yml), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// runTasks runs the n tasks of a distributed run as goroutines, each with
+// its own Runner, as separate processes would.
+func runTasks(t *testing.T, cfg pipeline.Config, out string, n, perBand int) {
+	t.Helper()
+	cfg.Output.Dir = out
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			r, err := dist.Open(context.Background(), dist.Options{Config: cfg, Registry: NewRegistry(), Tasks: n,
+				WorkersPerBand: perBand, Scratch: filepath.Join(t.TempDir(), "scratch"), Poll: 20 * time.Millisecond})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer r.Close()
+			errs <- r.RunTask(context.Background(), i, "")
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("%d tasks: %v", n, err)
+		}
+	}
+}
+
+// runRows is every kept and rejected row of a run as JSON, sorted.
+func runRows(t *testing.T, dir string) (kept, rejected []string) {
+	t.Helper()
+	for sub, dst := range map[string]*[]string{"shards": &kept, "rejected": &rejected} {
+		for _, r := range testenv.ReadRows(t, filepath.Join(dir, sub)) {
+			data, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			*dst = append(*dst, string(data))
+		}
+		slices.Sort(*dst)
+	}
+	return kept, rejected
+}
+
+func compareRows(t *testing.T, what string, want, got []string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range min(len(want), len(got)) {
+		if want[i] != got[i] {
+			t.Errorf("%s: first differing row:\n got %.300s\nwant %.300s", what, got[i], want[i])
+			return
+		}
+	}
+}
+
+func TestDistributedEquivalence(t *testing.T) {
+	dirs := []string{"刑法", "宪法", "民法典", "民法商法", "部门规章", "宪法相关法"}
+	if raceEnabled {
+		dirs = []string{"宪法", "民法典", "部门规章"}
+	}
+	cfg := distConfig(t, dirs...)
+	tmp := t.TempDir()
+	cfg.Output.Dir = filepath.Join(tmp, "one-machine")
+	if _, err := pipeline.Run(context.Background(), pipeline.RunOptions{Config: cfg, Registry: NewRegistry()}); err != nil {
+		t.Fatal(err)
+	}
+	wantKept, wantRejected := runRows(t, cfg.Output.Dir)
+	removed := map[string]int{}
+	for _, r := range wantRejected {
+		for _, reason := range []string{"exact_duplicate", "near_duplicate"} {
+			if strings.Contains(r, `"drop_reason":"`+reason+`"`) {
+				removed[reason]++
+			}
+		}
+	}
+	if removed["exact_duplicate"] == 0 || removed["near_duplicate"] == 0 || len(wantKept) == 0 {
+		t.Fatalf("the corpus must have kept documents and both kinds of duplicates: %d kept, removed %v", len(wantKept), removed)
+	}
+	t.Logf("one machine: %d kept, %d rejected, removed %v", len(wantKept), len(wantRejected), removed)
+	wantManifest := readManifest(t, cfg.Output.Dir)
+	for _, c := range []struct{ tasks, perBand int }{{1, 1}, {3, 1}, {7, 1}, {3, 3}} {
+		t.Run(fmt.Sprintf("%d tasks, %d workers per band", c.tasks, c.perBand), func(t *testing.T) {
+			out := filepath.Join(tmp, fmt.Sprintf("n%d-w%d", c.tasks, c.perBand))
+			runTasks(t, cfg, out, c.tasks, c.perBand)
+			kept, rejected := runRows(t, out)
+			compareRows(t, "kept", wantKept, kept)
+			compareRows(t, "rejected", wantRejected, rejected)
+			m := readManifest(t, out)
+			if m.Totals != wantManifest.Totals {
+				t.Errorf("totals %+v, want %+v", m.Totals, wantManifest.Totals)
+			}
+			if len(m.Inputs) != len(wantManifest.Inputs) {
+				t.Fatalf("%d inputs, want %d", len(m.Inputs), len(wantManifest.Inputs))
+			}
+			for i, in := range m.Inputs {
+				if w := wantManifest.Inputs[i]; in.Path != w.Path || in.SHA256 != w.SHA256 || in.Docs != w.Docs {
+					t.Errorf("input %d: %s %s %d docs, want %s %s %d", i, in.Path, in.SHA256, in.Docs, w.Path, w.SHA256, w.Docs)
+				}
+			}
+			if c.tasks == 1 && !slices.Equal(shardSums(*m), shardSums(*wantManifest)) {
+				t.Errorf("one task: shards differ from the one-machine run's")
+			}
+			if code, err := Status(context.Background(), io.Discard, out); code != ExitOK || err != nil {
+				t.Errorf("status of a published run: exit %d, %v", code, err)
+			}
+		})
+	}
+}
+
+// startFakeS3 serves an in-memory S3 on loopback and returns the URL of
+// s3://winnow/prefix on it.
+func startFakeS3(t *testing.T, prefix string) string {
+	t.Helper()
+	mem := s3mem.New()
+	if err := mem.CreateBucket("winnow"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(mem).Server())
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return "s3://winnow/" + prefix + "?endpoint=" + srv.URL + "&region=us-east-1&use_path_style=true"
+}
+
+// TestDistributedS3 runs three tasks against an S3-compatible server: the
+// published shards are those of the same run on a local directory, and a
+// rerun of a finished task does nothing (its done-markers exist).
+func TestDistributedS3(t *testing.T) {
+	cfg := distConfig(t, "宪法", "民法典")
+	local := filepath.Join(t.TempDir(), "local")
+	runTasks(t, cfg, local, 3, 1)
+	url := startFakeS3(t, "runs/r1")
+	runTasks(t, cfg, url, 3, 1)
+
+	ctx := context.Background()
+	var s3m pipeline.Manifest
+	getJSON := func(key string, v any) []byte {
+		t.Helper()
+		r, err := dist.Open(ctx, dist.Options{Config: withOutput(cfg, url), Registry: NewRegistry(), Tasks: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		data, err := r.Store().Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != nil {
+			if err := json.Unmarshal(data, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return data
+	}
+	getJSON(pipeline.ManifestFile, &s3m)
+	if want := readManifest(t, local); !slices.Equal(shardSums(s3m), shardSums(*want)) || s3m.Totals != want.Totals {
+		t.Errorf("S3 run: shards %v totals %+v; local run: %v %+v", shardSums(s3m), s3m.Totals, shardSums(*want), want.Totals)
+	}
+	marker := getJSON(".winnow/dist/done/scan-1/unit-00001.json", nil)
+	runTasks(t, cfg, url, 3, 1)
+	if again := getJSON(".winnow/dist/done/scan-1/unit-00001.json", nil); !bytes.Equal(again, marker) {
+		t.Errorf("a rerun of a finished task rewrote its done-marker:\n%s\n%s", marker, again)
+	}
+	var again pipeline.Manifest
+	if getJSON(pipeline.ManifestFile, &again); again.RunID != s3m.RunID {
+		t.Errorf("a rerun of finished tasks published again: run %s, then %s", s3m.RunID, again.RunID)
+	}
+	if code, err := Status(ctx, io.Discard, url); code != ExitOK || err != nil {
+		t.Errorf("status: exit %d, %v", code, err)
+	}
+}
+
+func withOutput(cfg pipeline.Config, out string) pipeline.Config {
+	cfg.Output.Dir = out
+	return cfg
+}
+
+// TestDistributedKillOneTask kills one task process of a launch-local-style
+// run at a random point, reruns only that task, and checks the published
+// run is the one an uninterrupted run publishes.
+func TestDistributedKillOneTask(t *testing.T) {
+	if raceEnabled {
+		t.Skip("kills the plain binary; runs in the plain pass of make test")
+	}
+	corpora := testenv.SharedCorpora(t)
+	tmp := t.TempDir()
+	bin := buildBinary(t, tmp)
+	cfgPath := filepath.Join(tmp, "p.yaml")
+	var paths []string
+	for _, d := range []string{"刑法", "宪法", "民法典", "民法商法", "部门规章", "宪法相关法"} {
+		paths = append(paths, filepath.Join(corpora, "zh-laws", d))
+	}
+	quoted, _ := json.Marshal(paths)
+	yml := "recipe: zh-web\ninput: {paths: " + string(quoted) + ", text_split: paragraph, batch_docs: 256}\noutput: {shard_bytes: 65536}\n"
+	if err := os.WriteFile(cfgPath, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	task := func(out string, i int) *exec.Cmd {
+		return exec.Command(bin, "run", "-c", cfgPath, "-o", out, "--tasks", fmt.Sprint(n), "--task", fmt.Sprint(i),
+			"--scratch", filepath.Join(tmp, "scratch", filepath.Base(out)), "--log-level", "warn", "--workers", "2")
+	}
+	ref := filepath.Join(tmp, "ref")
+	start := time.Now()
+	launch := exec.Command(bin, "launch", "local", "-c", cfgPath, "-o", ref, "--tasks", fmt.Sprint(n), "--log-level", "warn", "--workers", "2")
+	if msg, err := launch.CombinedOutput(); err != nil {
+		t.Fatalf("launch local: %v\n%s", err, msg)
+	}
+	full := time.Since(start)
+	want := readManifest(t, ref)
+	wantKept, _ := runRows(t, ref)
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	killed := 0
+	for trial := range 3 {
+		out := filepath.Join(tmp, fmt.Sprintf("trial-%d", trial))
+		victim := rng.IntN(n)
+		at := time.Duration((0.1 + 0.7*rng.Float64()) * float64(full))
+		cmds := make([]*exec.Cmd, n)
+		done := make([]chan error, n)
+		for i := range n {
+			cmds[i] = task(out, i)
+			var stderr bytes.Buffer
+			cmds[i].Stderr = &stderr
+			if err := cmds[i].Start(); err != nil {
+				t.Fatal(err)
+			}
+			done[i] = make(chan error, 1)
+			go func() {
+				if err := cmds[i].Wait(); err != nil {
+					done[i] <- fmt.Errorf("%w\n%s", err, stderr.String())
+					return
+				}
+				done[i] <- nil
+			}()
+		}
+		select {
+		case err := <-done[victim]:
+			t.Logf("trial %d: task %d finished before the kill at %v (%v)", trial, victim, at, err)
+			done[victim] <- err
+		case <-time.After(at):
+			cmds[victim].Process.Signal(syscall.SIGKILL)
+			<-done[victim]
+			killed++
+			done[victim] <- nil
+			if code, _ := Status(context.Background(), io.Discard, out); code == ExitOK {
+				t.Errorf("trial %d: status says done right after task %d was killed", trial, victim)
+			}
+			rerun := task(out, victim)
+			if msg, err := rerun.CombinedOutput(); err != nil {
+				t.Fatalf("trial %d: rerun of task %d: %v\n%s", trial, victim, err, msg)
+			}
+		}
+		for i := range n {
+			if err := <-done[i]; err != nil && i != victim {
+				t.Fatalf("trial %d: task %d: %v", trial, i, err)
+			}
+		}
+		got := readManifest(t, out)
+		if !slices.Equal(shardSums(*got), shardSums(*want)) || got.Totals != want.Totals {
+			t.Errorf("trial %d (task %d killed at %v): shards or totals differ from the uninterrupted run's", trial, victim, at)
+		}
+		kept, _ := runRows(t, out)
+		compareRows(t, fmt.Sprintf("trial %d kept", trial), wantKept, kept)
+		// A rerun of a finished task is a no-op.
+		if msg, err := task(out, victim).CombinedOutput(); err != nil {
+			t.Fatalf("trial %d: rerun of finished task: %v\n%s", trial, err, msg)
+		}
+		if again := readManifest(t, out); again.RunID != got.RunID {
+			t.Errorf("trial %d: rerunning a finished task published again", trial)
+		}
+	}
+	if killed == 0 {
+		t.Errorf("no trial killed a task mid-run")
+	}
+}
+
+// TestLaunchRendersEveryPass checks winnow launch k8s and slurm name every
+// pass of the plan with its task count.
+func TestLaunchRendersEveryPass(t *testing.T) {
+	tmp := t.TempDir()
+	in := filepath.Join(tmp, "in")
+	os.MkdirAll(in, 0o755)
+	for i := range 5 {
+		os.WriteFile(filepath.Join(in, fmt.Sprintf("%d.txt", i)), []byte(strings.Repeat("一段中文文本。\n", 50+i)), 0o644)
+	}
+	f := RunFlags{Recipe: "zh-web", Inputs: []string{in}, Output: filepath.Join(tmp, "out"), Workers: -1, MaxMemory: -1}
+	tf := TaskFlags{Tasks: 4, WorkersPerBand: 2}
+	var buf bytes.Buffer
+	if code, err := Launch(context.Background(), &buf, "k8s", f, tf, LaunchFlags{Spec: dist.LaunchSpec{Binary: "winnow", Image: "winnow:test"}}); err != nil {
+		t.Fatalf("exit %d: %v", code, err)
+	}
+	dec := yaml.NewDecoder(&buf)
+	got := map[string]int{}
+	for {
+		var doc struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"metadata"`
+			Spec struct {
+				Completions int `yaml:"completions"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got[doc.Metadata.Labels["winnow.dev/pass"]] = doc.Spec.Completions
+	}
+	want := map[string]int{"scan-1": 4, "link-1": 2, "resolve-1": 1, "scan-2": 4, "link-2": 4, "resolve-2": 1, "final": 4, "publish": 1}
+	for pass, tasks := range want {
+		if got[pass] != tasks {
+			t.Errorf("k8s: pass %s has %d completions, want %d (all: %v)", pass, got[pass], tasks, got)
+		}
+	}
+	dir := filepath.Join(tmp, "slurm")
+	if _, err := Launch(context.Background(), io.Discard, "slurm", f, tf, LaunchFlags{Spec: dist.LaunchSpec{Binary: "winnow"}, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	scripts, _ := filepath.Glob(filepath.Join(dir, "*.sbatch"))
+	if len(scripts) != len(want) {
+		t.Errorf("%d sbatch scripts, want %d", len(scripts), len(want))
+	}
+	if msg, err := exec.Command("bash", "-n", filepath.Join(dir, "submit.sh")).CombinedOutput(); err != nil {
+		t.Errorf("submit.sh: %v\n%s", err, msg)
+	}
+}
