@@ -365,8 +365,17 @@ func (r *resolver) linkBand(ctx context.Context, uf *UnionFind, band int, paths 
 		return err
 	}
 	defer m.Close()
+	return r.linkGroups(ctx, uf, m, nil)
+}
+
+// linkGroups links the documents of every group of src whose key keep
+// accepts (nil: all).
+func (r *resolver) linkGroups(ctx context.Context, uf *UnionFind, src KeyDocSource, keep func(key uint64) bool) error {
 	groups := 0
-	return ForEachGroup(m, maxGroup, func(key uint64, docs []uint64) error {
+	return ForEachGroup(src, maxGroup, func(key uint64, docs []uint64) error {
+		if keep != nil && !keep(key) {
+			return nil
+		}
 		if groups++; groups%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err

@@ -131,21 +131,7 @@ func (c *clusterCore) link(ctx context.Context, job pipeline.LinkJob) error {
 		r.parents = map[uint64]uint64{}
 	}
 	lo, hi := keyRange(part, job.WorkersPerBand)
-	groups := 0
-	err = ForEachGroup(src, maxGroup, func(key uint64, docs []uint64) error {
-		if key < lo || key > hi {
-			return nil
-		}
-		if groups++; groups%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if r.parents != nil {
-			return r.linkEarlier(docs)
-		}
-		return r.linkGroup(uf, docs)
-	})
+	err = r.linkGroups(ctx, uf, src, func(key uint64) bool { return key >= lo && key <= hi })
 	if err != nil {
 		return fmt.Errorf("band %d: %w", band, err)
 	}
