@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 
 	"winnow/dist"
@@ -164,7 +166,10 @@ func list(s []string) string {
 
 // LaunchLocal runs the N tasks of a distributed run as processes of this
 // binary and waits for them; each task's log lines are prefixed with its
-// index.
+// index. A task that dies leaves the others waiting for its units: it can
+// be rerun by hand (the message says how) while they wait, and the launch
+// succeeds once the run is published. SIGINT or SIGTERM stop every task
+// cleanly.
 func LaunchLocal(ctx context.Context, stderr io.Writer, f RunFlags, t TaskFlags) int {
 	self, err := os.Executable()
 	if err != nil {
@@ -175,41 +180,81 @@ func LaunchLocal(ctx context.Context, stderr io.Writer, f RunFlags, t TaskFlags)
 		fmt.Fprintln(stderr, "winnow:", err)
 		return code
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stderr, format, args...)
+	}
 	var wg sync.WaitGroup
-	codes := make([]int, t.Tasks)
+	failed := ExitOK
 	for i := range t.Tasks {
-		args := append([]string{"run"}, taskArgs(f, t)...)
-		args = append(args, "--task", strconv.Itoa(i))
-		cmd := exec.CommandContext(ctx, self, args...)
-		out, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintln(stderr, "winnow:", err)
+		cmd, out, err := startTask(ctx, self, append(taskArgs(f, t), "--task", strconv.Itoa(i)))
+		if err != nil {
+			say("winnow: task %d: %v\n", i, err)
+			cancel()
+			wg.Wait()
 			return ExitInternal
 		}
 		wg.Go(func() {
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				mu.Lock()
-				fmt.Fprintf(stderr, "[task %d] %s\n", i, sc.Text())
-				mu.Unlock()
+				say("[task %d] %s\n", i, sc.Text())
 			}
-			err := cmd.Wait()
-			if ee, ok := err.(*exec.ExitError); ok {
-				codes[i] = ee.ExitCode()
-			} else if err != nil {
-				codes[i] = ExitInternal
+			if code := exitStatus(cmd.Wait()); code != ExitOK && ctx.Err() == nil {
+				say("winnow: task %d %s; the other tasks wait for its units: rerun it with\n  winnow run %s --task %d\n(or stop this launch and start it again: finished units are skipped)\n",
+					i, describeExit(code), strings.Join(taskArgs(f, t), " "), i)
+				mu.Lock()
+				failed = code
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	for i, c := range codes {
-		if c != ExitOK {
-			fmt.Fprintf(stderr, "winnow: task %d exited with %d; rerun it with: winnow run %s --task %d\n", i, c, strings.Join(taskArgs(f, t), " "), i)
-			return c
+	if ctx.Err() != nil {
+		return ExitInterrupted
+	}
+	if failed != ExitOK {
+		// A task rerun by hand may have finished the run meanwhile.
+		if code, err := Status(ctx, io.Discard, abs(f.Output)); err != nil || code != ExitOK {
+			return failed
 		}
+		say("winnow: a task failed, but its rerun finished the run: it is published\n")
 	}
 	return ExitOK
+}
+
+// startTask starts one task process; a cancelled launch sends it SIGTERM,
+// which stops it after the batches in flight.
+func startTask(ctx context.Context, self string, args []string) (*exec.Cmd, io.Reader, error) {
+	cmd := exec.CommandContext(ctx, self, append([]string{"run"}, args...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	out, err := cmd.StderrPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	return cmd, out, err
+}
+
+// exitStatus is a finished task's exit code; -1 when a signal killed it.
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return ExitInternal
+}
+
+func describeExit(code int) string {
+	if code < 0 {
+		return "was killed by a signal"
+	}
+	return fmt.Sprintf("exited with %d", code)
 }
 
 // taskArgs are the command-line arguments of every task of a launch.

@@ -224,9 +224,10 @@ func withOutput(cfg pipeline.Config, out string) pipeline.Config {
 	return cfg
 }
 
-// TestDistributedKillOneTask kills one task process of a launch-local-style
-// run at a random point, reruns only that task, and checks the published
-// run is the one an uninterrupted run publishes.
+// TestDistributedKillOneTask kills one task process of a winnow launch
+// local run at a random point, reruns only that task while the others
+// wait, and checks the launch then succeeds with the shards an
+// uninterrupted run publishes.
 func TestDistributedKillOneTask(t *testing.T) {
 	if raceEnabled {
 		t.Skip("kills the plain binary; runs in the plain pass of make test")
@@ -245,14 +246,16 @@ func TestDistributedKillOneTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 3
-	task := func(out string, i int) *exec.Cmd {
-		return exec.Command(bin, "run", "-c", cfgPath, "-o", out, "--tasks", fmt.Sprint(n), "--task", fmt.Sprint(i),
-			"--scratch", filepath.Join(tmp, "scratch", filepath.Base(out)), "--log-level", "warn", "--workers", "2")
+	args := func(out string) []string {
+		return []string{"-c", cfgPath, "-o", out, "--tasks", fmt.Sprint(n), "--scratch", filepath.Join(tmp, "scratch", filepath.Base(out)),
+			"--log-level", "warn", "--workers", "2"}
+	}
+	launch := func(out string) *exec.Cmd {
+		return exec.Command(bin, append([]string{"launch", "local"}, args(out)...)...)
 	}
 	ref := filepath.Join(tmp, "ref")
 	start := time.Now()
-	launch := exec.Command(bin, "launch", "local", "-c", cfgPath, "-o", ref, "--tasks", fmt.Sprint(n), "--log-level", "warn", "--workers", "2")
-	if msg, err := launch.CombinedOutput(); err != nil {
+	if msg, err := launch(ref).CombinedOutput(); err != nil {
 		t.Fatalf("launch local: %v\n%s", err, msg)
 	}
 	full := time.Since(start)
@@ -265,45 +268,30 @@ func TestDistributedKillOneTask(t *testing.T) {
 		out := filepath.Join(tmp, fmt.Sprintf("trial-%d", trial))
 		victim := rng.IntN(n)
 		at := time.Duration((0.1 + 0.7*rng.Float64()) * float64(full))
-		cmds := make([]*exec.Cmd, n)
-		done := make([]chan error, n)
-		for i := range n {
-			cmds[i] = task(out, i)
-			var stderr bytes.Buffer
-			cmds[i].Stderr = &stderr
-			if err := cmds[i].Start(); err != nil {
-				t.Fatal(err)
-			}
-			done[i] = make(chan error, 1)
-			go func() {
-				if err := cmds[i].Wait(); err != nil {
-					done[i] <- fmt.Errorf("%w\n%s", err, stderr.String())
-					return
-				}
-				done[i] <- nil
-			}()
+		l := launch(out)
+		var logs bytes.Buffer
+		l.Stderr = &logs
+		if err := l.Start(); err != nil {
+			t.Fatal(err)
 		}
-		select {
-		case err := <-done[victim]:
-			t.Logf("trial %d: task %d finished before the kill at %v (%v)", trial, victim, at, err)
-			done[victim] <- err
-		case <-time.After(at):
-			cmds[victim].Process.Signal(syscall.SIGKILL)
-			<-done[victim]
+		time.Sleep(at)
+		pid := taskPID(l.Process.Pid, victim)
+		killedNow := pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil
+		if killedNow {
 			killed++
-			done[victim] <- nil
-			if code, _ := Status(context.Background(), io.Discard, out); code == ExitOK {
-				t.Errorf("trial %d: status says done right after task %d was killed", trial, victim)
-			}
-			rerun := task(out, victim)
+			// The others wait for the victim's units; rerun it alone.
+			rerun := exec.Command(bin, append([]string{"run"}, append(args(out), "--task", fmt.Sprint(victim))...)...)
 			if msg, err := rerun.CombinedOutput(); err != nil {
 				t.Fatalf("trial %d: rerun of task %d: %v\n%s", trial, victim, err, msg)
 			}
+		} else {
+			t.Logf("trial %d: task %d was gone before the kill at %v", trial, victim, at)
 		}
-		for i := range n {
-			if err := <-done[i]; err != nil && i != victim {
-				t.Fatalf("trial %d: task %d: %v", trial, i, err)
-			}
+		if err := l.Wait(); err != nil {
+			t.Fatalf("trial %d: launch local after task %d was killed at %v and rerun: %v\n%s", trial, victim, at, err, logs.String())
+		}
+		if msg := fmt.Sprintf("task %d was killed by a signal", victim); killedNow && !strings.Contains(logs.String(), msg) {
+			t.Errorf("trial %d: launch local did not say %q:\n%s", trial, msg, logs.String())
 		}
 		got := readManifest(t, out)
 		if !slices.Equal(shardSums(*got), shardSums(*want)) || got.Totals != want.Totals {
@@ -311,17 +299,34 @@ func TestDistributedKillOneTask(t *testing.T) {
 		}
 		kept, _ := runRows(t, out)
 		compareRows(t, fmt.Sprintf("trial %d kept", trial), wantKept, kept)
-		// A rerun of a finished task is a no-op.
-		if msg, err := task(out, victim).CombinedOutput(); err != nil {
-			t.Fatalf("trial %d: rerun of finished task: %v\n%s", trial, err, msg)
+		// A rerun of a finished launch is a no-op.
+		if msg, err := launch(out).CombinedOutput(); err != nil {
+			t.Fatalf("trial %d: launch again: %v\n%s", trial, err, msg)
 		}
 		if again := readManifest(t, out); again.RunID != got.RunID {
-			t.Errorf("trial %d: rerunning a finished task published again", trial)
+			t.Errorf("trial %d: launching a finished run published again", trial)
 		}
 	}
 	if killed == 0 {
 		t.Errorf("no trial killed a task mid-run")
 	}
+}
+
+// taskPID finds the child of launch that runs --task i (0: none).
+func taskPID(launch, i int) int {
+	threads, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", launch))
+	for _, th := range threads {
+		data, _ := os.ReadFile(th)
+		for _, f := range strings.Fields(string(data)) {
+			var pid int
+			fmt.Sscan(f, &pid)
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if strings.HasSuffix(string(cmdline), fmt.Sprintf("\x00--task\x00%d\x00", i)) {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // TestLaunchRendersEveryPass checks winnow launch k8s and slurm name every
@@ -375,4 +380,82 @@ func TestLaunchRendersEveryPass(t *testing.T) {
 	if msg, err := exec.Command("bash", "-n", filepath.Join(dir, "submit.sh")).CombinedOutput(); err != nil {
 		t.Errorf("submit.sh: %v\n%s", err, msg)
 	}
+}
+
+// TestDistributedFailureAndRerun makes a link unit fail on a missing
+// object: the pass is refused before its predecessor is done, the failure
+// shows in winnow status, and once the object is back a rerun finishes.
+func TestDistributedFailureAndRerun(t *testing.T) {
+	cfg := withOutput(distConfig(t, "宪法"), filepath.Join(t.TempDir(), "out"))
+	ctx := context.Background()
+	open := func() *dist.Runner {
+		r, err := dist.Open(ctx, dist.Options{Config: cfg, Registry: NewRegistry(), Tasks: 2, Scratch: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	r := open()
+	if err := r.RunTask(ctx, 0, "link-1"); err == nil || !strings.Contains(err.Error(), "scan-1 is not done") {
+		t.Fatalf("link-1 before scan-1: %v", err)
+	}
+	for i := range 2 {
+		if err := r.RunTask(ctx, i, "scan-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := ".winnow/dist/work/scan-1/task-0001/.winnow/pass-1/exact_dedup/sealed.json"
+	sealed, err := r.Store().Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Store().Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := open().RunTask(ctx, 0, "link-1"); err == nil {
+		t.Fatal("link-1 ran without task 1's sealed.json")
+	}
+	var status bytes.Buffer
+	if code, err := Status(ctx, &status, cfg.Output.Dir); code == ExitOK || err != nil {
+		t.Errorf("status after a failure: exit %d, %v", code, err)
+	}
+	if !strings.Contains(status.String(), "failed: link-1 unit 0") || !strings.Contains(status.String(), "sealed.json") {
+		t.Errorf("status does not name the failed unit and its cause:\n%s", status.String())
+	}
+	if err := r.Store().Put(ctx, key, bytes.NewReader(sealed)); err != nil {
+		t.Fatal(err)
+	}
+	runTasks(t, cfg, cfg.Output.Dir, 2, 1)
+	status.Reset()
+	if code, err := Status(ctx, &status, cfg.Output.Dir); code != ExitOK || err != nil {
+		t.Errorf("status after the rerun: exit %d, %v\n%s", code, err, status.String())
+	}
+}
+
+// TestDistributedClusterPolicyIndependentOfTasks checks keep: longest,
+// which clusters instead of linking to the earliest copy, keeps the same
+// rows with 1 and 4 tasks and 2 workers per band.
+func TestDistributedClusterPolicyIndependentOfTasks(t *testing.T) {
+	corpora := testenv.SharedCorpora(t)
+	yml := fmt.Sprintf(`input: {paths: [%q, %q], text_split: paragraph, batch_docs: 256}
+stages:
+  - normalize: {}
+  - exact_dedup: {keep: longest}
+  - minhash_dedup: {keep: longest}
+`, filepath.Join(corpora, "zh-laws", "宪法"), filepath.Join(corpora, "zh-laws", "民法典"))
+	cfg, err := pipeline.ParseConfig([]byte(yml), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	runTasks(t, cfg, filepath.Join(tmp, "n1"), 1, 1)
+	runTasks(t, cfg, filepath.Join(tmp, "n4"), 4, 2)
+	k1, r1 := runRows(t, filepath.Join(tmp, "n1"))
+	k4, r4 := runRows(t, filepath.Join(tmp, "n4"))
+	if len(r1) == 0 {
+		t.Fatal("nothing removed: the corpus has no duplicates to cluster")
+	}
+	compareRows(t, "kept", k1, k4)
+	compareRows(t, "rejected", r1, r4)
 }
