@@ -90,7 +90,10 @@ const partialCheckpointFile = "partial.json"
 // segment is closed, the collector made durable, and partial.json written.
 func (r *run) checkpointPass(seq int64, out passOutput) error {
 	coll, ok := out.collect.(CheckpointCollector)
-	if !ok || out.staged.bytes < r.cfg.Output.ShardBytes {
+	// A distributed task that dies starts its pass again from the stored
+	// objects of the pass before, never from its scratch directory: mid-pass
+	// checkpoints would only cut its side files into more pieces to upload.
+	if !ok || r.opts.Task != nil || out.staged.bytes < r.cfg.Output.ShardBytes {
 		return nil
 	}
 	if err := out.staged.Close(); err != nil {
