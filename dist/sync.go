@@ -125,13 +125,21 @@ func taskFileKept(sealed int) func(rel string) bool {
 	}
 }
 
-// fetcher downloads objects once per step into a local mirror.
+// fetcher gives local files of objects: a file store's own files, or
+// copies downloaded once into a local mirror. The objects a pass reads were
+// finished by the pass before, so a copy never goes stale.
 type fetcher struct {
 	st  *storage.Store
 	dir string
 }
 
 func (f *fetcher) get(ctx context.Context, key string) (string, error) {
+	if path, ok := f.st.LocalPath(key); ok {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("fetch %s: %w", key, err)
+		}
+		return path, nil
+	}
 	path := filepath.Join(f.dir, filepath.FromSlash(key))
 	if _, err := os.Stat(path); err == nil {
 		return path, nil

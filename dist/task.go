@@ -110,8 +110,12 @@ func (r *Runner) RunTask(ctx context.Context, task int, pass string) error {
 }
 
 // runPass runs the units of pass i that are task's: u mod N == task.
+// Its units share one fetcher, so a link task downloads each task's
+// signatures once, not once per band.
 func (r *Runner) runPass(ctx context.Context, task, i int, wait bool) error {
 	ps := r.plan.Passes[i]
+	f := &fetcher{st: r.st, dir: filepath.Join(r.opts.Scratch, ps.Name, fmt.Sprintf("fetch-%d", os.Getpid()))}
+	defer os.RemoveAll(f.dir)
 	for u := task; u < ps.Units; u += r.plan.Tasks {
 		done, err := r.st.Exists(ctx, doneKey(ps.Name, u))
 		if err != nil {
@@ -126,7 +130,7 @@ func (r *Runner) runPass(ctx context.Context, task, i int, wait bool) error {
 				return err
 			}
 		}
-		if err := r.runUnit(ctx, ps, u); err != nil {
+		if err := r.runUnit(ctx, ps, u, f); err != nil {
 			r.recordFailure(ps.Name, u, err)
 			return fmt.Errorf("pass %s unit %d: %w", ps.Name, u, err)
 		}
@@ -210,7 +214,7 @@ func (r *Runner) recordFailure(pass string, unit int, cause error) {
 }
 
 // runUnit runs one unit in a fresh scratch directory and marks it done.
-func (r *Runner) runUnit(ctx context.Context, ps Pass, u int) error {
+func (r *Runner) runUnit(ctx context.Context, ps Pass, u int, f *fetcher) error {
 	start := time.Now()
 	scratch := filepath.Join(r.opts.Scratch, ps.Name, linkUnit(u))
 	if err := os.RemoveAll(scratch); err != nil {
@@ -225,9 +229,9 @@ func (r *Runner) runUnit(ctx context.Context, ps Pass, u int) error {
 	case KindScan, KindFinal:
 		err = r.scan(ctx, ps, u, scratch)
 	case KindLink:
-		err = r.link(ctx, ps, u, scratch)
+		err = r.link(ctx, ps, u, scratch, f)
 	case KindResolve:
-		err = r.resolve(ctx, ps, scratch)
+		err = r.resolve(ctx, ps, scratch, f)
 	case KindPublish:
 		err = r.publish(ctx, scratch)
 	default:
@@ -292,8 +296,7 @@ func (r *Runner) sealedFetch(g int, f *fetcher) pipeline.Fetch {
 	}
 }
 
-func (r *Runner) link(ctx context.Context, ps Pass, u int, scratch string) error {
-	f := &fetcher{st: r.st, dir: filepath.Join(scratch, "fetch")}
+func (r *Runner) link(ctx context.Context, ps Pass, u int, scratch string, f *fetcher) error {
 	out := filepath.Join(scratch, "out")
 	tmp := filepath.Join(scratch, "tmp")
 	for _, d := range []string{out, tmp} {
@@ -309,8 +312,7 @@ func (r *Runner) link(ctx context.Context, ps Pass, u int, scratch string) error
 	return uploadTree(ctx, r.st, out, workKey(ps.Name, linkUnit(u)), func(string) bool { return true })
 }
 
-func (r *Runner) resolve(ctx context.Context, ps Pass, scratch string) error {
-	f := &fetcher{st: r.st, dir: filepath.Join(scratch, "fetch")}
+func (r *Runner) resolve(ctx context.Context, ps Pass, scratch string, f *fetcher) error {
 	g := ps.Global
 	link := r.plan.Passes[r.passIndex(ps.Name)-1]
 	job := pipeline.ResolveJob{Tasks: r.plan.Tasks, Fetch: r.sealedFetch(g, f), Units: link.Units,

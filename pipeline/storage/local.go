@@ -13,6 +13,16 @@ func (s *Store) path(key string) string {
 	return filepath.Join(s.dir, filepath.FromSlash(key))
 }
 
+// LocalPath returns the file that holds key's object in a file store, for
+// readers that need random access; ok is false for object stores, and for
+// keys this package does not accept.
+func (s *Store) LocalPath(key string) (path string, ok bool) {
+	if s.dir == "" || checkKey(key) != nil {
+		return "", false
+	}
+	return s.path(key), true
+}
+
 // linkIfAbsent writes data to a temporary file next to key's file, syncs it,
 // and links it into place: link(2) fails with EEXIST if the name exists, so
 // of any number of racing processes exactly one succeeds, and the object it

@@ -495,3 +495,25 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalPath(t *testing.T) {
+	ctx := context.Background()
+	s := openFile(t)
+	if err := s.Put(ctx, "a/b.txt", strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := s.LocalPath("a/b.txt")
+	if !ok {
+		t.Fatal("a file store has no local path")
+	}
+	if data, err := os.ReadFile(p); err != nil || string(data) != "hello" {
+		t.Errorf("LocalPath file: %q, %v", data, err)
+	}
+	if _, ok := s.LocalPath("../escape"); ok {
+		t.Error("LocalPath accepted a key outside the store")
+	}
+	s3, _ := openFakeS3(t)
+	if _, ok := s3.LocalPath("a/b.txt"); ok {
+		t.Error("an S3 store has a local path")
+	}
+}
