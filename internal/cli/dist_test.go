@@ -163,11 +163,7 @@ func startFakeS3(t *testing.T, prefix string) string {
 	}
 	srv := httptest.NewServer(gofakes3.New(mem).Server())
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testenv.AWSTestCredentials(t)
 	return "s3://winnow/" + prefix + "?endpoint=" + srv.URL + "&region=us-east-1&use_path_style=true"
 }
 

@@ -69,3 +69,14 @@ func ReportMBPerCPU(b *testing.B, bytes int64, cpu time.Duration) {
 		b.ReportMetric(float64(bytes)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
 	}
 }
+
+// AWSTestCredentials points the AWS SDK at static test credentials and
+// keeps it off this machine's AWS files and the EC2 metadata service, for
+// tests against an S3 server on loopback.
+func AWSTestCredentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}

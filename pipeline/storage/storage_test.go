@@ -19,6 +19,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"winnow/internal/testenv"
 )
 
 // backend opens a fresh, empty store of one kind.
@@ -78,13 +80,7 @@ func openFakeS3(t *testing.T) (*Store, *s3Proxy) {
 	proxy := &s3Proxy{next: gofakes3.New(mem).Server()}
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
-	// Static credentials; keep the SDK off this machine's AWS files and
-	// off the EC2 metadata service.
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testenv.AWSTestCredentials(t)
 	url := "s3://winnow/run-1?endpoint=" + srv.URL + "&region=us-east-1&use_path_style=true"
 	s, err := Open(context.Background(), url)
 	if err != nil {
