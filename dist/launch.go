@@ -26,13 +26,16 @@ type LaunchPass struct {
 // LaunchSpec describes a pipeline launch. The common fields apply to every
 // renderer; the Slurm and Kubernetes groups are read only by their renderer.
 type LaunchSpec struct {
-	Passes  []LaunchPass
-	Binary  string            // winnow on the nodes or in the image
-	Config  string            // -c value as the tasks see it
-	Output  string            // -o value: a shared path or an s3:// URL
-	Tasks   int               // --tasks value: N
-	JobName string            // prefix of job names; "winnow" when empty
-	Env     map[string]string // extra environment for every task (not secret)
+	Passes []LaunchPass
+	Binary string // winnow on the nodes or in the image
+	Config string // -c value as the tasks see it
+	Output string // -o value: a shared path or an s3:// URL
+	Tasks  int    // --tasks value: N
+	// TaskArgs are more winnow run arguments of every task (e.g.
+	// --workers-per-band 3), after --tasks.
+	TaskArgs []string
+	JobName  string            // prefix of job names; "winnow" when empty
+	Env      map[string]string // extra environment for every task (not secret)
 
 	// Slurm. Empty fields are left to the cluster's defaults.
 	Partition, Account, Time, Mem string
@@ -120,7 +123,8 @@ func (s LaunchSpec) validate() error {
 // runArgs returns the winnow arguments shared by all tasks of pass p; the
 // task index is added (or not) by each renderer.
 func (s LaunchSpec) runArgs(p LaunchPass) []string {
-	return []string{"run", "-c", s.Config, "-o", s.Output, "--tasks", strconv.Itoa(s.Tasks), "--pass", p.Name}
+	args := []string{"run", "-c", s.Config, "-o", s.Output, "--tasks", strconv.Itoa(s.Tasks)}
+	return append(append(args, s.TaskArgs...), "--pass", p.Name)
 }
 
 // shellQuote quotes s for bash. Single quotes keep everything literal, so the

@@ -307,6 +307,9 @@ type LaunchFlags struct {
 
 // Launch renders the Slurm scripts or Kubernetes manifests of a run.
 func Launch(ctx context.Context, w io.Writer, kind string, f RunFlags, t TaskFlags, l LaunchFlags) (int, error) {
+	if f.ConfigPath == "" || f.Output == "" {
+		return ExitConfig, fmt.Errorf("launch %s needs -c CONFIG and -o OUT: every task reads the same config file and shares the output", kind)
+	}
 	r, code, err := openRunner(ctx, f, t, io.Discard)
 	if err != nil {
 		return code, err
@@ -315,6 +318,18 @@ func Launch(ctx context.Context, w io.Writer, kind string, f RunFlags, t TaskFla
 	r.Close()
 	spec := l.Spec
 	spec.Tasks, spec.Config, spec.Output = plan.Tasks, abs(f.ConfigPath), abs(f.Output)
+	// The tasks must make the same plan; the paths are the launching
+	// machine's, which the nodes are expected to share.
+	spec.TaskArgs = []string{"--workers-per-band", strconv.Itoa(plan.WorkersPerBand)}
+	for _, in := range f.Inputs {
+		spec.TaskArgs = append(spec.TaskArgs, "-i", abs(in))
+	}
+	if f.Workers >= 0 {
+		spec.TaskArgs = append(spec.TaskArgs, "--workers", strconv.Itoa(f.Workers))
+	}
+	if f.MaxMemory >= 0 {
+		spec.TaskArgs = append(spec.TaskArgs, "--max-memory", strconv.FormatInt(f.MaxMemory, 10))
+	}
 	for _, ps := range plan.Passes {
 		spec.Passes = append(spec.Passes, dist.LaunchPass{Name: ps.Name, Tasks: ps.Tasks(plan.Tasks)})
 	}

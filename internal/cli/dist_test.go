@@ -334,12 +334,15 @@ func TestLaunchRendersEveryPass(t *testing.T) {
 	for i := range 5 {
 		os.WriteFile(filepath.Join(in, fmt.Sprintf("%d.txt", i)), []byte(strings.Repeat("一段中文文本。\n", 50+i)), 0o644)
 	}
-	f := RunFlags{Recipe: "zh-web", Inputs: []string{in}, Output: filepath.Join(tmp, "out"), Workers: -1, MaxMemory: -1}
+	cfg := filepath.Join(tmp, "p.yaml")
+	os.WriteFile(cfg, []byte("recipe: zh-web\n"), 0o644)
+	f := RunFlags{ConfigPath: cfg, Inputs: []string{in}, Output: filepath.Join(tmp, "out"), Workers: -1, MaxMemory: -1}
 	tf := TaskFlags{Tasks: 4, WorkersPerBand: 2}
 	var buf bytes.Buffer
 	if code, err := Launch(context.Background(), &buf, "k8s", f, tf, LaunchFlags{Spec: dist.LaunchSpec{Binary: "winnow", Image: "winnow:test"}}); err != nil {
 		t.Fatalf("exit %d: %v", code, err)
 	}
+	text := buf.String()
 	dec := yaml.NewDecoder(&buf)
 	got := map[string]int{}
 	for {
@@ -358,6 +361,9 @@ func TestLaunchRendersEveryPass(t *testing.T) {
 			t.Fatal(err)
 		}
 		got[doc.Metadata.Labels["winnow.dev/pass"]] = doc.Spec.Completions
+	}
+	if !strings.Contains(text, "- --workers-per-band\n") || !strings.Contains(text, "- \"2\"\n") {
+		t.Errorf("k8s: the tasks are not given --workers-per-band, so they would make another plan")
 	}
 	want := map[string]int{"scan-1": 4, "link-1": 2, "resolve-1": 1, "scan-2": 4, "link-2": 4, "resolve-2": 1, "final": 4, "publish": 1}
 	for pass, tasks := range want {
