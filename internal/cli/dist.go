@@ -76,6 +76,9 @@ func RunTask(ctx context.Context, f RunFlags, t TaskFlags, stderr *os.File) int 
 		say.error("", err)
 		return ExitConfig
 	}
+	if f.MetricsFile != "" || f.CPUProfile != "" {
+		say.warn("--metrics-file and --cpu-profile apply to one-machine runs; a distributed task writes neither")
+	}
 	r, code, err := openRunner(ctx, f, t, stderr)
 	if err != nil {
 		say.error("", err)
