@@ -29,6 +29,13 @@ func createAtomic(final string) (*atomicFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", final, err)
 	}
+	// CreateTemp makes the file private (0600); a run's files are read by
+	// whoever trains on them, as os.WriteFile(…, 0644) would allow.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: %w", final, err)
+	}
 	return &atomicFile{f: f, final: final, sum: sha256.New()}, nil
 }
 
