@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
 	"time"
 
 	"winnow/pipeline"
 	"winnow/pipeline/storage"
+	"winnow/report"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
@@ -102,6 +104,15 @@ func (r *Runner) publish(ctx context.Context, scratch string) error {
 	}
 	r.log.Info("run published", "output", r.st.URL(), "read", m.Totals.Read, "kept", m.Totals.Kept,
 		"rejected", m.Totals.Rejected, "quarantined", m.Totals.Quarantined)
+	// The report is derived from the published run, as a one-machine run's
+	// is; on object storage it needs a local copy of the run.
+	if manifest, ok := r.st.LocalPath(pipeline.ManifestFile); ok {
+		if err := report.Write(ctx, filepath.Dir(manifest), report.Options{Seed: 1}); err != nil {
+			r.log.Warn("report.html not written", "err", err)
+		}
+	} else {
+		r.log.Info("report.html is not written to object storage: copy the run and use winnow report")
+	}
 	return nil
 }
 
