@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,6 +106,15 @@ func sealedTasks(ctx context.Context, fetch pipeline.Fetch, tasks int) ([]sealed
 
 func (c *clusterCore) LinkUnits(workersPerBand int) int { return c.bands * workersPerBand }
 
+// CheckDistributed refuses an earlier run's index: the distributed
+// resolve does not read one yet.
+func (c *clusterCore) CheckDistributed() error {
+	if c.index != "" {
+		return fmt.Errorf("%s: index: deduplicating against an earlier run's index is not supported in distributed runs yet", c.name)
+	}
+	return nil
+}
+
 // link is Link for one stage.
 func (c *clusterCore) link(ctx context.Context, job pipeline.LinkJob) error {
 	states, offsets, err := sealedTasks(ctx, job.Fetch, job.Tasks)
@@ -117,6 +127,20 @@ func (c *clusterCore) link(ctx context.Context, job pipeline.LinkJob) error {
 		return err
 	}
 	defer src.Close()
+	var index *runWriter
+	if job.Index != "" && part == 0 {
+		// The first unit of a band reads all of it: it also writes the
+		// band's index file, the run-wide (key, document) records.
+		var keyed uint64
+		for _, st := range states {
+			keyed += st.Keyed
+		}
+		if index, err = createRun(filepath.Join(job.Index, fmt.Sprintf("band-%03d.kd", band)), keyed, nil); err != nil {
+			return err
+		}
+		defer index.abort()
+		src.tee = index
+	}
 	r := &resolver{core: c, counts: map[string]int64{}}
 	defer r.close()
 	if c.k > 0 {
@@ -134,6 +158,11 @@ func (c *clusterCore) link(ctx context.Context, job pipeline.LinkJob) error {
 	err = r.linkGroups(ctx, uf, src, func(key uint64) bool { return key >= lo && key <= hi })
 	if err != nil {
 		return fmt.Errorf("band %d: %w", band, err)
+	}
+	if index != nil {
+		if err := index.commit(); err != nil {
+			return err
+		}
 	}
 	if err := writeLinks(filepath.Join(job.Out, linksFile), r.parents, uf); err != nil {
 		return err
@@ -187,6 +216,7 @@ type taskBand struct {
 	cur    []KeyDoc
 	have   []bool
 	shift  []uint64
+	tee    *runWriter // receives every record Next returns; may be nil
 }
 
 func openTaskBand(ctx context.Context, job pipeline.LinkJob, states []sealedState, offsets []uint64, band int) (*taskBand, error) {
@@ -239,6 +269,11 @@ func (t *taskBand) Next() (KeyDoc, bool, error) {
 		return KeyDoc{}, false, nil
 	}
 	r := t.cur[best]
+	if t.tee != nil {
+		if err := t.tee.write(r); err != nil {
+			return KeyDoc{}, false, err
+		}
+	}
 	return r, true, t.pull(best)
 }
 
@@ -347,6 +382,11 @@ func (c *clusterCore) resolveTasks(ctx context.Context, job pipeline.ResolveJob)
 		return err
 	}
 	defer ids.Close()
+	if job.Index != "" {
+		if err := c.writeTaskIndex(ctx, job, offsets, ids, decs); err != nil {
+			return fmt.Errorf("write index: %w", err)
+		}
+	}
 	for i := range job.Tasks {
 		lo, hi := offsets[i], offsets[i+1]
 		from, _ := slices.BinarySearchFunc(decs, lo, func(d decision, o uint64) int { return cmpUint64(d.ord, o) })
@@ -485,6 +525,84 @@ func (t *taskStrings) Close() {
 	}
 }
 
+// writeTaskIndex writes the index files a one-machine Resolve writes
+// besides the bands (which the link units write): every task's ids and
+// signatures in a row, each document's keeper, and index.json.
+func (c *clusterCore) writeTaskIndex(ctx context.Context, job pipeline.ResolveJob, offsets []uint64, ids *taskStrings, decs []decision) error {
+	w, err := CreateStrings(filepath.Join(job.Index, "ids"))
+	if err != nil {
+		return err
+	}
+	for _, f := range ids.files {
+		if err := f.Each(func(_ uint64, id string) error { return w.Append(id) }); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if c.k > 0 {
+		if err := concatTaskFixed(ctx, job.Fetch, "sigs.fx", len(offsets)-1, filepath.Join(job.Index, "sigs.fx")); err != nil {
+			return err
+		}
+	}
+	keepers, err := CreateFixed(filepath.Join(job.Index, keepersFile), 8)
+	if err != nil {
+		return err
+	}
+	var rec [8]byte
+	for ord := range offsets[len(offsets)-1] {
+		k := ord
+		if len(decs) > 0 && decs[0].ord == ord {
+			k, decs = decs[0].keeper, decs[1:]
+		}
+		binary.LittleEndian.PutUint64(rec[:], k)
+		if err := keepers.Append(rec[:]); err != nil {
+			return err
+		}
+	}
+	if err := keepers.Close(); err != nil {
+		return err
+	}
+	info := indexInfo{Stage: c.name, Version: pipeline.Version, Documents: offsets[len(offsets)-1], Bands: c.bands, SigValues: c.k}
+	info.Params, _ = json.Marshal(c.params)
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(job.Index, indexMeta), append(data, '\n'), 0o644)
+}
+
+// concatTaskFixed writes the tasks' side file name as one file.
+func concatTaskFixed(ctx context.Context, fetch pipeline.Fetch, name string, tasks int, dst string) error {
+	var w *FixedWriter
+	for i := range tasks {
+		p, err := fetch(ctx, i, name)
+		if err != nil {
+			return err
+		}
+		r, err := OpenFixed(p)
+		if err != nil {
+			return err
+		}
+		if w == nil {
+			if w, err = CreateFixed(dst, r.Size()); err != nil {
+				r.Close()
+				return err
+			}
+		}
+		err = r.Each(func(_ uint64, rec []byte) error { return w.Append(rec) })
+		r.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if w == nil {
+		return nil
+	}
+	return w.Close()
+}
+
 func (s *minhashStage) Link(ctx context.Context, job pipeline.LinkJob) error {
 	return s.core.link(ctx, job)
 }
@@ -495,6 +613,8 @@ func (s *minhashStage) Resolve(ctx context.Context, job pipeline.ResolveJob) err
 
 func (s *minhashStage) LinkUnits(workersPerBand int) int { return s.core.LinkUnits(workersPerBand) }
 
+func (s *minhashStage) CheckDistributed() error { return s.core.CheckDistributed() }
+
 func (s *exactStage) Link(ctx context.Context, job pipeline.LinkJob) error {
 	return s.core.link(ctx, job)
 }
@@ -504,6 +624,8 @@ func (s *exactStage) Resolve(ctx context.Context, job pipeline.ResolveJob) error
 }
 
 func (s *exactStage) LinkUnits(workersPerBand int) int { return s.core.LinkUnits(workersPerBand) }
+
+func (s *exactStage) CheckDistributed() error { return s.core.CheckDistributed() }
 
 var (
 	_ pipeline.Distributed = (*minhashStage)(nil)

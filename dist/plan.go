@@ -122,6 +122,9 @@ func MakePlan(reg *pipeline.Registry, cfg pipeline.Config, tasks, workersPerBand
 		if !ok {
 			return nil, fmt.Errorf("%w: stage %s cannot run as distributed tasks", pipeline.ErrConfig, gs.Name())
 		}
+		if err := d.CheckDistributed(); err != nil {
+			return nil, fmt.Errorf("%w: %w", pipeline.ErrConfig, err)
+		}
 		p.Passes = append(p.Passes,
 			Pass{Name: fmt.Sprintf("scan-%d", g+1), Kind: KindScan, Units: tasks, Global: g},
 			Pass{Name: fmt.Sprintf("link-%d", g+1), Kind: KindLink, Units: d.LinkUnits(workersPerBand), Global: g},

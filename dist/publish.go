@@ -11,6 +11,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"winnow/pipeline"
@@ -72,6 +73,9 @@ func (r *Runner) publish(ctx context.Context, scratch string) error {
 			}
 		}
 	}
+	if err := r.publishIndexes(ctx); err != nil {
+		return err
+	}
 	st := pipeline.MergeStats(stats)
 	st.RunID = m.RunID
 	st.Seconds = m.End.Sub(r.plan.Created).Seconds()
@@ -114,6 +118,46 @@ func (r *Runner) publish(ctx context.Context, scratch string) error {
 		r.log.Info("report.html is not written to object storage: copy the run and use winnow report")
 	}
 	return nil
+}
+
+// publishIndexes gathers each dedup stage's index/ directory from its link
+// units (the bands) and its resolve (ids, signatures, keepers, index.json).
+func (r *Runner) publishIndexes(ctx context.Context) error {
+	for g, stage := range r.globals {
+		dir := "index/" + stage.Name()
+		if k := r.sameNameBefore(g); k > 1 {
+			dir = fmt.Sprintf("%s-%d", dir, k)
+		}
+		for _, pass := range []string{"link", "resolve"} {
+			prefix := root + fmt.Sprintf("work/%s-%d/", pass, g+1)
+			keys, err := r.st.List(ctx, prefix)
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				_, name, ok := strings.Cut(k, "/index/")
+				if !ok {
+					continue
+				}
+				if err := r.copyObject(ctx, k, dir+"/"+name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sameNameBefore numbers global stage g among the stages of its name, from
+// 1, as a one-machine run names their index directories.
+func (r *Runner) sameNameBefore(g int) int {
+	k := 0
+	for _, s := range r.globals[:g+1] {
+		if s.Name() == r.globals[g].Name() {
+			k++
+		}
+	}
+	return k
 }
 
 func (r *Runner) getJSON(ctx context.Context, key string, v any) error {

@@ -299,13 +299,14 @@ func (r *Runner) sealedFetch(g int, f *fetcher) pipeline.Fetch {
 func (r *Runner) link(ctx context.Context, ps Pass, u int, scratch string, f *fetcher) error {
 	out := filepath.Join(scratch, "out")
 	tmp := filepath.Join(scratch, "tmp")
-	for _, d := range []string{out, tmp} {
+	index := filepath.Join(out, "index")
+	for _, d := range []string{out, tmp, index} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
 	job := pipeline.LinkJob{Tasks: r.plan.Tasks, Fetch: r.sealedFetch(ps.Global, f), Unit: u,
-		WorkersPerBand: r.plan.WorkersPerBand, Out: out, Scratch: tmp}
+		WorkersPerBand: r.plan.WorkersPerBand, Out: out, Scratch: tmp, Index: index}
 	if err := r.globals[ps.Global].Link(ctx, job); err != nil {
 		return fmt.Errorf("stage %s: %w", r.globals[ps.Global].Name(), err)
 	}
@@ -316,14 +317,14 @@ func (r *Runner) resolve(ctx context.Context, ps Pass, scratch string, f *fetche
 	g := ps.Global
 	link := r.plan.Passes[r.passIndex(ps.Name)-1]
 	job := pipeline.ResolveJob{Tasks: r.plan.Tasks, Fetch: r.sealedFetch(g, f), Units: link.Units,
-		WorkersPerBand: r.plan.WorkersPerBand, Scratch: filepath.Join(scratch, "tmp"),
+		WorkersPerBand: r.plan.WorkersPerBand, Scratch: filepath.Join(scratch, "tmp"), Index: filepath.Join(scratch, "index"),
 		FetchLink: func(ctx context.Context, unit int, name string) (string, error) {
 			return f.get(ctx, workKey(link.Name, linkUnit(unit))+name)
 		}}
 	for i := range r.plan.Tasks {
 		job.Out = append(job.Out, filepath.Join(scratch, "out", taskUnit(i)))
 	}
-	for _, d := range append([]string{job.Scratch}, job.Out...) {
+	for _, d := range append([]string{job.Scratch, job.Index}, job.Out...) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -336,7 +337,7 @@ func (r *Runner) resolve(ctx context.Context, ps Pass, scratch string, f *fetche
 			return err
 		}
 	}
-	return nil
+	return uploadTree(ctx, r.st, job.Index, workKey(ps.Name, "index"), func(string) bool { return true })
 }
 
 func (r *Runner) passIndex(name string) int {

@@ -32,6 +32,9 @@ type Sealer interface {
 // stage's ReopenDecider reads.
 type Distributed interface {
 	Resumable
+	// CheckDistributed reports options the distributed path does not
+	// support, before any work.
+	CheckDistributed() error
 	LinkUnits(workersPerBand int) int
 	Link(ctx context.Context, job LinkJob) error
 	Resolve(ctx context.Context, job ResolveJob) error
@@ -48,8 +51,10 @@ type LinkJob struct {
 	Unit           int
 	WorkersPerBand int
 	// Out is an empty local directory for the unit's files; Scratch one for
-	// temporary files.
-	Out, Scratch string
+	// temporary files; Index one for the unit's share of the stage's
+	// index/ directory, which the published run holds as a one-machine
+	// run does.
+	Out, Scratch, Index string
 }
 
 // ResolveJob joins the link units' files (FetchLink(unit, name) gives a
@@ -63,6 +68,7 @@ type ResolveJob struct {
 	FetchLink      func(ctx context.Context, unit int, name string) (string, error)
 	Out            []string
 	Scratch        string
+	Index          string // as LinkJob.Index
 }
 
 // GlobalWorkDir is the work directory, relative to the run directory, of

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -124,6 +125,10 @@ func TestDistributedEquivalence(t *testing.T) {
 	}
 	t.Logf("one machine: %d kept, %d rejected, removed %v", len(wantKept), len(wantRejected), removed)
 	wantManifest := readManifest(t, cfg.Output.Dir)
+	wantIndex := runFiles(t, filepath.Join(cfg.Output.Dir, "index"))
+	if len(wantIndex) == 0 {
+		t.Fatal("the one-machine run wrote no index")
+	}
 	for _, c := range []struct{ tasks, perBand int }{{1, 1}, {3, 1}, {7, 1}, {3, 3}} {
 		t.Run(fmt.Sprintf("%d tasks, %d workers per band", c.tasks, c.perBand), func(t *testing.T) {
 			out := filepath.Join(tmp, fmt.Sprintf("n%d-w%d", c.tasks, c.perBand))
@@ -142,6 +147,10 @@ func TestDistributedEquivalence(t *testing.T) {
 				if w := wantManifest.Inputs[i]; in.Path != w.Path || in.SHA256 != w.SHA256 || in.Docs != w.Docs {
 					t.Errorf("input %d: %s %s %d docs, want %s %s %d", i, in.Path, in.SHA256, in.Docs, w.Path, w.SHA256, w.Docs)
 				}
+			}
+			index := runFiles(t, filepath.Join(out, "index"))
+			if !maps.EqualFunc(index, wantIndex, bytes.Equal) {
+				t.Errorf("index/ differs from the one-machine run's: %d files, want %d (%v)", len(index), len(wantIndex), slices.Sorted(maps.Keys(index)))
 			}
 			if c.tasks == 1 && !slices.Equal(shardSums(*m), shardSums(*wantManifest)) {
 				t.Errorf("one task: shards differ from the one-machine run's")
