@@ -104,6 +104,7 @@ func sealedTasks(ctx context.Context, fetch pipeline.Fetch, tasks int) ([]sealed
 	return states, offsets, nil
 }
 
+// LinkUnits is one unit per band and hash range.
 func (c *clusterCore) LinkUnits(workersPerBand int) int { return c.bands * workersPerBand }
 
 // CheckDistributed refuses an earlier run's index: the distributed
@@ -115,8 +116,8 @@ func (c *clusterCore) CheckDistributed() error {
 	return nil
 }
 
-// link is Link for one stage.
-func (c *clusterCore) link(ctx context.Context, job pipeline.LinkJob) error {
+// Link finds the links of one link unit.
+func (c *clusterCore) Link(ctx context.Context, job pipeline.LinkJob) error {
 	states, offsets, err := sealedTasks(ctx, job.Fetch, job.Tasks)
 	if err != nil {
 		return err
@@ -343,9 +344,9 @@ func openForeignIDs(dir string) (*StringsReader, error) {
 	return OpenStrings(path)
 }
 
-// resolveTasks joins the units' links into clusters and writes each task's
+// Resolve joins the units' links into clusters and writes each task's
 // decisions.
-func (c *clusterCore) resolveTasks(ctx context.Context, job pipeline.ResolveJob) error {
+func (c *clusterCore) Resolve(ctx context.Context, job pipeline.ResolveJob) error {
 	states, offsets, err := sealedTasks(ctx, job.Fetch, job.Tasks)
 	if err != nil {
 		return err
@@ -602,30 +603,6 @@ func concatTaskFixed(ctx context.Context, fetch pipeline.Fetch, name string, tas
 	}
 	return w.Close()
 }
-
-func (s *minhashStage) Link(ctx context.Context, job pipeline.LinkJob) error {
-	return s.core.link(ctx, job)
-}
-
-func (s *minhashStage) Resolve(ctx context.Context, job pipeline.ResolveJob) error {
-	return s.core.resolveTasks(ctx, job)
-}
-
-func (s *minhashStage) LinkUnits(workersPerBand int) int { return s.core.LinkUnits(workersPerBand) }
-
-func (s *minhashStage) CheckDistributed() error { return s.core.CheckDistributed() }
-
-func (s *exactStage) Link(ctx context.Context, job pipeline.LinkJob) error {
-	return s.core.link(ctx, job)
-}
-
-func (s *exactStage) Resolve(ctx context.Context, job pipeline.ResolveJob) error {
-	return s.core.resolveTasks(ctx, job)
-}
-
-func (s *exactStage) LinkUnits(workersPerBand int) int { return s.core.LinkUnits(workersPerBand) }
-
-func (s *exactStage) CheckDistributed() error { return s.core.CheckDistributed() }
 
 var (
 	_ pipeline.Distributed = (*minhashStage)(nil)

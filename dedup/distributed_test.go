@@ -110,7 +110,7 @@ func linkSynth(tb testing.TB, c synthCorpus, tasks, perBand int, core *clusterCo
 		out := filepath.Join(root, fmt.Sprintf("link-%d", u))
 		os.MkdirAll(out, 0o755)
 		job := pipeline.LinkJob{Tasks: tasks, Fetch: fetch, Unit: u, WorkersPerBand: perBand, Out: out, Scratch: tb.TempDir()}
-		if err := core.link(context.Background(), job); err != nil {
+		if err := core.Link(context.Background(), job); err != nil {
 			tb.Fatal(err)
 		}
 		if fi, err := os.Stat(filepath.Join(out, linksFile)); err == nil {
@@ -132,7 +132,7 @@ func resolveSynth(tb testing.TB, c synthCorpus, tasks, perBand int, keep string)
 	tb.Helper()
 	core := &clusterCore{name: "exact_dedup", reason: "exact_duplicate", bands: c.bands, keep: keep}
 	job, _ := linkSynth(tb, c, tasks, perBand, core)
-	if err := core.resolveTasks(context.Background(), job); err != nil {
+	if err := core.Resolve(context.Background(), job); err != nil {
 		tb.Fatal(err)
 	}
 	return job.Out
@@ -237,7 +237,7 @@ func BenchmarkTaskResolve(b *testing.B) {
 			}
 		}()
 		b.StartTimer()
-		if err := core.resolveTasks(context.Background(), job); err != nil {
+		if err := core.Resolve(context.Background(), job); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

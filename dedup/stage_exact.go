@@ -41,9 +41,9 @@ var ExactInfo = pipeline.StageInfo{
 }
 
 type exactStage struct {
-	core  *clusterCore
-	opts  ExactOptions
-	where string
+	*clusterCore // its Distributed methods are the stage's
+	opts         ExactOptions
+	where        string
 }
 
 func newExactStage(o *ExactOptions, where string) (*exactStage, error) {
@@ -61,10 +61,10 @@ func newExactStage(o *ExactOptions, where string) (*exactStage, error) {
 		Lowercase, StripPunct, StripSpace, Digits bool
 	}{o.Field, o.Lowercase, o.StripPunct, o.StripSpace, o.Digits}
 	core := &clusterCore{name: exactName, reason: "exact_duplicate", bands: 1, keep: o.Keep, memory: o.Memory, params: hashed, index: o.Index}
-	return &exactStage{core: core, opts: *o, where: where}, nil
+	return &exactStage{clusterCore: core, opts: *o, where: where}, nil
 }
 
-func (s *exactStage) Name() string { return s.core.name }
+func (s *exactStage) Name() string { return s.clusterCore.name }
 
 // CheckInput refuses the message fields on plain records before any work.
 func (s *exactStage) CheckInput(in pipeline.InputConfig) error {
@@ -183,15 +183,15 @@ func (h *exactHasher) sum(s string, o *ExactOptions) (uint64, bool) {
 }
 
 func (s *exactStage) NewCollector(env pipeline.GlobalEnv) (pipeline.Collector, error) {
-	return s.core.newCollector(s, env)
+	return s.clusterCore.newCollector(s, env)
 }
 
 func (s *exactStage) ReopenDecider(env pipeline.GlobalEnv) (pipeline.Decider, error) {
-	return s.core.reopenDecider(s, env)
+	return s.clusterCore.reopenDecider(s, env)
 }
 
 func (s *exactStage) ResumeCollector(env pipeline.GlobalEnv, state json.RawMessage) (pipeline.Collector, error) {
-	return s.core.resumeCollector(s, env, state)
+	return s.clusterCore.resumeCollector(s, env, state)
 }
 
 func (s *exactStage) Apply(ctx context.Context, b *pipeline.Batch) error {
@@ -199,5 +199,5 @@ func (s *exactStage) Apply(ctx context.Context, b *pipeline.Batch) error {
 	if rows == nil {
 		return fmt.Errorf("batch %d has no decisions attached", b.Seq)
 	}
-	return s.core.apply(b, rows)
+	return s.clusterCore.apply(b, rows)
 }

@@ -45,8 +45,8 @@ var MinHashInfo = pipeline.StageInfo{
 }
 
 type minhashStage struct {
-	core   *clusterCore
-	hasher *MinHasher
+	*clusterCore // its Distributed methods are the stage's
+	hasher       *MinHasher
 }
 
 func newMinHashStage(o *MinHashOptions, where string) (*minhashStage, error) {
@@ -68,7 +68,7 @@ func newMinHashStage(o *MinHashOptions, where string) (*minhashStage, error) {
 	if o.Verify {
 		core.k, core.verify = h.K(), o.Threshold
 	}
-	return &minhashStage{core: core, hasher: h}, nil
+	return &minhashStage{clusterCore: core, hasher: h}, nil
 }
 
 // yamlKeys names MinHashParams' fields as the config does in errors.
@@ -83,12 +83,12 @@ func checkKeep(keep, where string) error {
 	return nil
 }
 
-func (s *minhashStage) Name() string { return s.core.name }
+func (s *minhashStage) Name() string { return s.clusterCore.name }
 
 // Process signs every alive row; the signature lives only as long as the
 // batch, and its bands go to the collector in input order.
 func (s *minhashStage) Process(ctx context.Context, b *pipeline.Batch) error {
-	n, k, bands := b.Len(), s.hasher.K(), s.core.bands
+	n, k, bands := b.Len(), s.hasher.K(), s.clusterCore.bands
 	kr := &keyedRows{has: make([]bool, n), keys: make([]uint64, n*bands), sigs: make([]uint32, n*k)}
 	texts := b.Texts()
 	var noShingles int64
@@ -108,7 +108,7 @@ func (s *minhashStage) Process(ctx context.Context, b *pipeline.Batch) error {
 		kr.has[i] = true
 		s.hasher.BandKeys(sig, kr.keys[i*bands:(i+1)*bands])
 	}
-	if s.core.k == 0 {
+	if s.clusterCore.k == 0 {
 		kr.sigs = nil
 	}
 	b.AddCount("no_shingles", noShingles)
@@ -117,15 +117,15 @@ func (s *minhashStage) Process(ctx context.Context, b *pipeline.Batch) error {
 }
 
 func (s *minhashStage) NewCollector(env pipeline.GlobalEnv) (pipeline.Collector, error) {
-	return s.core.newCollector(s, env)
+	return s.clusterCore.newCollector(s, env)
 }
 
 func (s *minhashStage) ReopenDecider(env pipeline.GlobalEnv) (pipeline.Decider, error) {
-	return s.core.reopenDecider(s, env)
+	return s.clusterCore.reopenDecider(s, env)
 }
 
 func (s *minhashStage) ResumeCollector(env pipeline.GlobalEnv, state json.RawMessage) (pipeline.Collector, error) {
-	return s.core.resumeCollector(s, env, state)
+	return s.clusterCore.resumeCollector(s, env, state)
 }
 
 func (s *minhashStage) Apply(ctx context.Context, b *pipeline.Batch) error {
@@ -133,5 +133,5 @@ func (s *minhashStage) Apply(ctx context.Context, b *pipeline.Batch) error {
 	if rows == nil {
 		return fmt.Errorf("batch %d has no decisions attached", b.Seq)
 	}
-	return s.core.apply(b, rows)
+	return s.clusterCore.apply(b, rows)
 }
