@@ -165,15 +165,8 @@ func tuRune3(s string, i int) (rune, bool) {
 }
 
 func tuDecodeMulti(s string, i int) (rune, int) {
-	c := s[i]
-	if c&0xf0 == 0xe0 && i+2 < len(s) {
-		c1, c2 := s[i+1], s[i+2]
-		if c1&0xc0 == 0x80 && c2&0xc0 == 0x80 {
-			r := rune(c&0x0f)<<12 | rune(c1&0x3f)<<6 | rune(c2&0x3f)
-			if r >= 0x800 && (r < 0xd800 || r > 0xdfff) {
-				return r, 3
-			}
-		}
+	if r, ok := tuRune3(s, i); ok {
+		return r, 3
 	}
 	return utf8.DecodeRuneInString(s[i:])
 }
