@@ -126,7 +126,7 @@ func (s *BandSpiller) checkpoint() (spillState, error) {
 			}
 		}
 		for _, path := range s.runs[band][s.synced[band]:] {
-			if err := syncFile(path); err != nil {
+			if err := pipeline.SyncPath(path); err != nil {
 				return spillState{}, err
 			}
 		}
@@ -161,18 +161,6 @@ func resumeBandSpiller(dir string, bands int, budgetBytes int64, st spillState) 
 		s.synced[band] = len(runs)
 	}
 	return s, nil
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	return nil
 }
 
 // collectorState is a clusterCollector between two batches.

@@ -114,14 +114,16 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	return err
 }
 
-// syncDir makes renames inside dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// SyncPath fsyncs the file or directory at path: a file's data, or the
+// renames inside a directory, survive a power cut once it returns. Its
+// errors name the path.
+func SyncPath(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	defer f.Close()
+	return f.Sync()
 }
 
 var _ io.Writer = (*atomicFile)(nil)

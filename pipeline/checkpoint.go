@@ -186,15 +186,7 @@ func syncTree(dir string) error {
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", p, err)
-		}
-		return nil
+		return SyncPath(p)
 	})
 }
 
@@ -295,7 +287,7 @@ func (r *run) checkpointShards(seq int64) error {
 		Counters: r.counterStates(), Kept: r.stats.Kept, Rejected: r.stats.Rejected,
 		Columns:    columnsState{r.columns.byLang, r.columns.dupSizes, r.columns.histograms},
 		KeptShards: shardState{r.kept.index, r.kept.Outputs}}
-	if err := syncDir(filepath.Join(r.dir, r.kept.subdir)); err != nil {
+	if err := SyncPath(filepath.Join(r.dir, r.kept.subdir)); err != nil {
 		return err
 	}
 	if r.rejected != nil {
@@ -304,7 +296,7 @@ func (r *run) checkpointShards(seq int64) error {
 		}
 		cp.RejShards = shardState{r.rejected.index, r.rejected.Outputs}
 		if len(r.rejected.Outputs) > 0 {
-			if err := syncDir(filepath.Join(r.dir, r.rejected.subdir)); err != nil {
+			if err := SyncPath(filepath.Join(r.dir, r.rejected.subdir)); err != nil {
 				return err
 			}
 		}

@@ -76,7 +76,7 @@ func (r *run) finish() (*Result, error) {
 	if err := WriteJSON(filepath.Join(r.dir, ManifestFile), m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
-	if err := syncDir(r.dir); err != nil {
+	if err := SyncPath(r.dir); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
 	r.log.Info("run finished", "run_id", m.RunID, "read", totals.Read, "kept", totals.Kept,

@@ -467,7 +467,7 @@ func publish(root, id string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("publish run %s: %w", id, err)
 	}
-	return syncDir(root)
+	return SyncPath(root)
 }
 
 // mergeManifest makes this run's manifest describe the whole published

@@ -238,7 +238,7 @@ func prepareOutputDir(dir string, keep func(rel string) bool) error {
 	if err := os.Remove(filepath.Join(dir, ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove previous manifest: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncPath(dir); err != nil {
 		return fmt.Errorf("output directory %s: %w", dir, err)
 	}
 	for _, e := range entries {

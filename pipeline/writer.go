@@ -161,7 +161,7 @@ func (w *ShardWriter) Close() error {
 	if len(w.Outputs) == 0 {
 		return nil
 	}
-	return syncDir(filepath.Join(w.dir, w.subdir))
+	return SyncPath(filepath.Join(w.dir, w.subdir))
 }
 
 // Abort removes the shard being written.
