@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // path returns the file of key in a file store.
@@ -21,6 +23,50 @@ func (s *Store) LocalPath(key string) (path string, ok bool) {
 		return "", false
 	}
 	return s.path(key), true
+}
+
+// listFiles lists a file store by walking its tree from the deepest
+// directory prefix names. fileblob's List lstat()s every name it reads, so
+// a temporary file that a concurrent writer renames or removes between
+// the directory read and the lstat failed the whole listing; this walk
+// takes file names from the directory entries and passes over the ones
+// that vanish. The keys come back in byte order.
+func (s *Store) listFiles(ctx context.Context, prefix string) ([]string, error) {
+	start := s.dir
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		if err := checkKey(prefix[:i]); err != nil {
+			return nil, err // a prefix must not lead out of the store
+		}
+		start = s.path(prefix[:i])
+	}
+	var keys []string
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone since its directory was read (or never there)
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(s.dir, p)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) && !strings.HasSuffix(key, tmpSuffix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(keys) // the walk's order is not byte order ("a/b" before "a-c")
+	return keys, nil
 }
 
 // linkIfAbsent writes data to a temporary file next to key's file, syncs it,

@@ -208,6 +208,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // List returns the keys that start with prefix, in byte order. Prefix is a
 // plain string prefix, not a directory: "a/b" matches "a/b1" and "a/b/c".
 func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	if s.dir != "" {
+		keys, err := s.listFiles(ctx, prefix)
+		return keys, s.wrap("list", prefix, err)
+	}
 	var keys []string
 	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
@@ -224,9 +228,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		}
 		keys = append(keys, obj.Key)
 	}
-	// fileblob walks directory by directory, which is not byte order
-	// ("a/b" before "a-c").
-	sort.Strings(keys)
+	sort.Strings(keys) // byte order, whatever order the server lists in
 	return keys, nil
 }
 

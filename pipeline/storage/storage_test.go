@@ -513,3 +513,48 @@ func TestLocalPath(t *testing.T) {
 		t.Error("an S3 store has a local path")
 	}
 }
+
+// TestListWhileCreating lists a prefix while other goroutines create
+// objects under it: the temporary files of writes in flight come and go
+// during the listing, which must neither fail nor show them.
+func TestListWhileCreating(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := b.open(t)
+			var wg sync.WaitGroup
+			done := make(chan struct{})
+			for w := range 4 {
+				wg.Go(func() {
+					for i := range 100 {
+						if _, err := s.CreateIfAbsent(ctx, fmt.Sprintf("done/pass/unit-%d-%03d.json", w, i), []byte("{}")); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			go func() { wg.Wait(); close(done) }()
+			lists := 0
+			for finished := false; !finished; lists++ {
+				select {
+				case <-done:
+					finished = true
+				default:
+				}
+				keys, err := s.List(ctx, "done/pass/")
+				if err != nil {
+					t.Fatalf("list %d: %v", lists, err)
+				}
+				for _, k := range keys {
+					if strings.HasSuffix(k, ".tmp") {
+						t.Fatalf("list %d shows a temporary file: %s", lists, k)
+					}
+				}
+				if finished && len(keys) != 400 {
+					t.Errorf("after the writers: %d keys, want 400", len(keys))
+				}
+			}
+		})
+	}
+}
