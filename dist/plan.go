@@ -92,39 +92,38 @@ func taskUnit(i int) string            { return fmt.Sprintf("task-%04d", i) }
 func linkUnit(u int) string            { return fmt.Sprintf("unit-%05d", u) }
 
 // MakePlan lists the inputs of cfg and splits them into tasks consecutive
-// slices of about equal bytes.
-func MakePlan(reg *pipeline.Registry, cfg pipeline.Config, tasks, workersPerBand int) (*Plan, error) {
+// slices of about equal bytes. It also returns the global stages, which
+// the link and resolve passes run.
+func MakePlan(reg *pipeline.Registry, cfg pipeline.Config, tasks, workersPerBand int) (*Plan, []pipeline.Distributed, error) {
 	if tasks < 1 || workersPerBand < 1 {
-		return nil, fmt.Errorf("%w: --tasks and --workers-per-band must be at least 1", pipeline.ErrConfig)
+		return nil, nil, fmt.Errorf("%w: --tasks and --workers-per-band must be at least 1", pipeline.ErrConfig)
 	}
 	if cfg.Incremental {
-		return nil, fmt.Errorf("%w: incremental runs cannot run as distributed tasks yet", pipeline.ErrConfig)
+		return nil, nil, fmt.Errorf("%w: incremental runs cannot run as distributed tasks yet", pipeline.ErrConfig)
 	}
-	globals, err := pipeline.GlobalStages(reg, cfg)
+	globals, hash, err := pipeline.PlanStages(reg, cfg)
 	if err != nil {
-		return nil, err
-	}
-	_, hash, err := pipeline.ResolvedConfigOf(reg, cfg)
-	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files, err := pipeline.ListInputs(cfg.Input, localDir(cfg.Output.Dir))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", pipeline.ErrInput, err)
+		return nil, nil, fmt.Errorf("%w: %w", pipeline.ErrInput, err)
 	}
 	p := &Plan{Tasks: tasks, WorkersPerBand: workersPerBand, ConfigSHA256: hash, Created: time.Now().UTC()}
 	for i, task := range splitBySize(files, tasks) {
 		f := files[i]
 		p.Files = append(p.Files, PlanFile{Path: f.Path, Rel: f.Rel, Size: f.Size, Task: task})
 	}
+	var dists []pipeline.Distributed
 	for g, gs := range globals {
 		d, ok := gs.(pipeline.Distributed)
 		if !ok {
-			return nil, fmt.Errorf("%w: stage %s cannot run as distributed tasks", pipeline.ErrConfig, gs.Name())
+			return nil, nil, fmt.Errorf("%w: stage %s cannot run as distributed tasks", pipeline.ErrConfig, gs.Name())
 		}
 		if err := d.CheckDistributed(); err != nil {
-			return nil, fmt.Errorf("%w: %w", pipeline.ErrConfig, err)
+			return nil, nil, fmt.Errorf("%w: %w", pipeline.ErrConfig, err)
 		}
+		dists = append(dists, d)
 		p.Passes = append(p.Passes,
 			Pass{Name: fmt.Sprintf("scan-%d", g+1), Kind: KindScan, Units: tasks, Global: g},
 			Pass{Name: fmt.Sprintf("link-%d", g+1), Kind: KindLink, Units: d.LinkUnits(workersPerBand), Global: g},
@@ -132,7 +131,7 @@ func MakePlan(reg *pipeline.Registry, cfg pipeline.Config, tasks, workersPerBand
 	}
 	p.Passes = append(p.Passes, Pass{Name: "final", Kind: KindFinal, Units: tasks, Global: len(globals) - 1},
 		Pass{Name: "publish", Kind: KindPublish, Units: 1, Global: -1})
-	return p, nil
+	return p, dists, nil
 }
 
 // splitBySize gives each file (in listing order) a task so that task t

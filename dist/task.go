@@ -48,7 +48,7 @@ func Open(ctx context.Context, opts Options) (*Runner, error) {
 	if opts.WorkersPerBand == 0 {
 		opts.WorkersPerBand = 1
 	}
-	want, err := MakePlan(opts.Registry, opts.Config, opts.Tasks, opts.WorkersPerBand)
+	want, globals, err := MakePlan(opts.Registry, opts.Config, opts.Tasks, opts.WorkersPerBand)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +61,7 @@ func Open(ctx context.Context, opts Options) (*Runner, error) {
 		st.Close()
 		return nil, err
 	}
-	globals, _ := pipeline.GlobalStages(opts.Registry, opts.Config)
-	r := &Runner{opts: opts, st: st, plan: plan, log: opts.Logger}
-	for _, g := range globals {
-		r.globals = append(r.globals, g.(pipeline.Distributed))
-	}
+	r := &Runner{opts: opts, st: st, plan: plan, globals: globals, log: opts.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

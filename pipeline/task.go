@@ -81,12 +81,16 @@ func GlobalWorkDir(p int, stage GlobalStage) string {
 // directory.
 func PassDirName(p int) string { return filepath.Join(WorkDir, fmt.Sprintf("pass-%d", p+1)) }
 
-// GlobalStages builds the stage list of cfg and returns its global stages
-// in pass order.
-func GlobalStages(reg *Registry, cfg Config) ([]GlobalStage, error) {
-	stages, _, err := reg.Build(cfg.Stages)
+// PlanStages builds cfg's stage list once and returns its global stages in
+// pass order and the sha256 of the resolved config a run of it records.
+func PlanStages(reg *Registry, cfg Config) ([]GlobalStage, string, error) {
+	stages, resolved, err := reg.Build(cfg.Stages)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	_, hash, err := ResolvedConfig(cfg, resolved)
+	if err != nil {
+		return nil, "", err
 	}
 	var gs []GlobalStage
 	for _, p := range splitPasses(stages) {
@@ -94,7 +98,7 @@ func GlobalStages(reg *Registry, cfg Config) ([]GlobalStage, error) {
 			gs = append(gs, p.global)
 		}
 	}
-	return gs, nil
+	return gs, hash, nil
 }
 
 // sealed ends a task's run after pass Pass (1-based).
@@ -115,13 +119,4 @@ func (r *run) sealPass(ctx context.Context, p int, ps pass, coll Collector) erro
 		return fmt.Errorf("%w: checkpoint: %w", ErrOutput, err)
 	}
 	return sealed{pass: p + 1}
-}
-
-// ResolvedConfigOf is ResolvedConfig for cfg's stage list as reg builds it.
-func ResolvedConfigOf(reg *Registry, cfg Config) ([]byte, string, error) {
-	_, resolved, err := reg.Build(cfg.Stages)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	return ResolvedConfig(cfg, resolved)
 }
