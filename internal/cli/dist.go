@@ -269,22 +269,30 @@ func taskArgs(f RunFlags, t TaskFlags) []string {
 	if f.Recipe != "" {
 		a = append(a, "--recipe", f.Recipe)
 	}
-	for _, in := range f.Inputs {
-		a = append(a, "-i", abs(in))
-	}
 	if f.Output != "" {
 		a = append(a, "-o", abs(f.Output))
+	}
+	a = append(a, overrideArgs(f)...)
+	a = append(a, "--log-format", cmp.Or(f.LogFormat, "text"), "--log-level", cmp.Or(f.LogLevel, "info"), "--tasks", strconv.Itoa(t.Tasks),
+		"--workers-per-band", strconv.Itoa(t.WorkersPerBand))
+	if t.Scratch != "" {
+		a = append(a, "--scratch", abs(t.Scratch))
+	}
+	return a
+}
+
+// overrideArgs are the command-line overrides of the config a launch hands
+// on to its tasks, so that every task reads the same config.
+func overrideArgs(f RunFlags) []string {
+	var a []string
+	for _, in := range f.Inputs {
+		a = append(a, "-i", abs(in))
 	}
 	if f.Workers >= 0 {
 		a = append(a, "--workers", strconv.Itoa(f.Workers))
 	}
 	if f.MaxMemory >= 0 {
 		a = append(a, "--max-memory", strconv.FormatInt(f.MaxMemory, 10))
-	}
-	a = append(a, "--log-format", cmp.Or(f.LogFormat, "text"), "--log-level", cmp.Or(f.LogLevel, "info"), "--tasks", strconv.Itoa(t.Tasks),
-		"--workers-per-band", strconv.Itoa(t.WorkersPerBand))
-	if t.Scratch != "" {
-		a = append(a, "--scratch", abs(t.Scratch))
 	}
 	return a
 }
@@ -323,16 +331,7 @@ func Launch(ctx context.Context, w io.Writer, kind string, f RunFlags, t TaskFla
 	spec.Tasks, spec.Config, spec.Output = plan.Tasks, abs(f.ConfigPath), abs(f.Output)
 	// The tasks must make the same plan; the paths are the launching
 	// machine's, which the nodes are expected to share.
-	spec.TaskArgs = []string{"--workers-per-band", strconv.Itoa(plan.WorkersPerBand)}
-	for _, in := range f.Inputs {
-		spec.TaskArgs = append(spec.TaskArgs, "-i", abs(in))
-	}
-	if f.Workers >= 0 {
-		spec.TaskArgs = append(spec.TaskArgs, "--workers", strconv.Itoa(f.Workers))
-	}
-	if f.MaxMemory >= 0 {
-		spec.TaskArgs = append(spec.TaskArgs, "--max-memory", strconv.FormatInt(f.MaxMemory, 10))
-	}
+	spec.TaskArgs = append([]string{"--workers-per-band", strconv.Itoa(plan.WorkersPerBand)}, overrideArgs(f)...)
 	for _, ps := range plan.Passes {
 		spec.Passes = append(spec.Passes, dist.LaunchPass{Name: ps.Name, Tasks: ps.Tasks(plan.Tasks)})
 	}
