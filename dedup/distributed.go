@@ -107,6 +107,9 @@ func sealedTasks(ctx context.Context, fetch pipeline.Fetch, tasks int) ([]sealed
 // LinkUnits is one unit per band and hash range.
 func (c *clusterCore) LinkUnits(workersPerBand int) int { return c.bands * workersPerBand }
 
+// DeciderFiles: the decider reads the task's ids for the keepers it holds.
+func (c *clusterCore) DeciderFiles() []string { return []string{"ids", "ids" + stringsIndexExt} }
+
 // CheckDistributed refuses an earlier run's index: the distributed
 // resolve does not read one yet.
 func (c *clusterCore) CheckDistributed() error {

@@ -51,18 +51,23 @@ func download(ctx context.Context, st *storage.Store, key, path string) error {
 	return nil
 }
 
-// downloadTree copies every object under prefix into dir.
-func downloadTree(ctx context.Context, st *storage.Store, prefix, dir string) (int, error) {
+// downloadTree copies the objects under prefix that keep accepts (a
+// relative, slash-separated path; nil: all) into dir.
+func downloadTree(ctx context.Context, st *storage.Store, prefix, dir string, keep func(rel string) bool) error {
 	keys, err := st.List(ctx, prefix)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for _, k := range keys {
-		if err := download(ctx, st, k, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(k, prefix)))); err != nil {
-			return 0, err
+		rel := strings.TrimPrefix(k, prefix)
+		if keep != nil && !keep(rel) {
+			continue
+		}
+		if err := download(ctx, st, k, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			return err
 		}
 	}
-	return len(keys), nil
+	return nil
 }
 
 // uploadTree stores every file under dir that keep accepts (a relative,

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"winnow/pipeline"
@@ -254,12 +256,19 @@ func (r *Runner) scan(ctx context.Context, ps Pass, task int, scratch string) er
 		prev = g - 1
 	}
 	if prev >= 0 {
-		from := workKey(fmt.Sprintf("scan-%d", prev+1), taskUnit(task))
-		if _, err := downloadTree(ctx, r.st, from, dir); err != nil {
+		// The sealed side files stay behind but for what the decider reads:
+		// signatures and band runs are most of the bytes.
+		work := filepath.ToSlash(pipeline.GlobalWorkDir(prev, r.globals[prev])) + "/"
+		decider := r.globals[prev].DeciderFiles()
+		keep := func(rel string) bool {
+			name, inWork := strings.CutPrefix(rel, work)
+			return !inWork || slices.Contains(decider, name)
+		}
+		if err := downloadTree(ctx, r.st, workKey(fmt.Sprintf("scan-%d", prev+1), taskUnit(task)), dir, keep); err != nil {
 			return err
 		}
-		work := filepath.Join(dir, pipeline.GlobalWorkDir(prev, r.globals[prev]))
-		if _, err := downloadTree(ctx, r.st, workKey(fmt.Sprintf("resolve-%d", prev+1), taskUnit(task)), work); err != nil {
+		resolved := workKey(fmt.Sprintf("resolve-%d", prev+1), taskUnit(task))
+		if err := downloadTree(ctx, r.st, resolved, filepath.Join(dir, filepath.FromSlash(work)), nil); err != nil {
 			return err
 		}
 	}

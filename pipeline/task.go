@@ -36,6 +36,10 @@ type Distributed interface {
 	// support, before any work.
 	CheckDistributed() error
 	LinkUnits(workersPerBand int) int
+	// DeciderFiles names the files of a task's sealed work directory that
+	// ReopenDecider reads besides Resolve's output; the others serve only
+	// Link and Resolve, and the task's next pass does without them.
+	DeciderFiles() []string
 	Link(ctx context.Context, job LinkJob) error
 	Resolve(ctx context.Context, job ResolveJob) error
 }
