@@ -60,7 +60,7 @@ func (r *Runner) publish(ctx context.Context, scratch string) error {
 			default:
 				continue // config.yaml and stats.json are the run's, below
 			}
-			if err := r.copyObject(ctx, prefix+o.Path, dst); err != nil {
+			if err := r.st.Copy(ctx, dst, prefix+o.Path); err != nil {
 				return err
 			}
 			o.Path = dst
@@ -139,7 +139,7 @@ func (r *Runner) publishIndexes(ctx context.Context) error {
 				if !ok {
 					continue
 				}
-				if err := r.copyObject(ctx, k, dir+"/"+name); err != nil {
+				if err := r.st.Copy(ctx, dir+"/"+name, k); err != nil {
 					return err
 				}
 			}
@@ -169,15 +169,6 @@ func (r *Runner) getJSON(ctx context.Context, key string, v any) error {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
 	return nil
-}
-
-func (r *Runner) copyObject(ctx context.Context, from, to string) error {
-	src, err := r.st.NewReader(ctx, from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	return r.st.Put(ctx, to, src)
 }
 
 func newRunID() string {

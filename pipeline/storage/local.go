@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,6 +69,27 @@ func (s *Store) listFiles(ctx context.Context, prefix string) ([]string, error) 
 	}
 	slices.Sort(keys) // the walk's order is not byte order ("a/b" before "a-c")
 	return keys, nil
+}
+
+// linkReplace links from's file under a temporary name next to to's and
+// renames it over to's file.
+func (s *Store) linkReplace(ctx context.Context, to, from string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dst := s.path(to)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.%d%s", dst, rand.Uint64(), tmpSuffix)
+	if err := os.Link(s.path(from), tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return s.syncParent(to)
 }
 
 // linkIfAbsent writes data to a temporary file next to key's file, syncs it,

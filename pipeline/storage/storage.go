@@ -158,6 +158,23 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	return s.wrap("put", key, s.syncParent(key))
 }
 
+// Copy stores the object at from under to as well, replacing any object
+// there; readers of to see the previous object or the copy, never part of
+// it. On files the copy is a hard link (objects are never changed in place:
+// Put replaces the file), on S3 a server-side CopyObject: no bytes pass
+// through this process.
+func (s *Store) Copy(ctx context.Context, to, from string) error {
+	for _, k := range []string{to, from} {
+		if err := checkKey(k); err != nil {
+			return s.wrap("copy", k, err)
+		}
+	}
+	if s.dir != "" {
+		return s.wrap("copy", from, s.linkReplace(ctx, to, from))
+	}
+	return s.wrap("copy", from, s.bucket.Copy(ctx, to, from, nil))
+}
+
 // NewReader opens the object at key for reading; the caller closes it.
 func (s *Store) NewReader(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {

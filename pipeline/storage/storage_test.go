@@ -558,3 +558,43 @@ func TestListWhileCreating(t *testing.T) {
 		})
 	}
 }
+
+func TestCopy(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := b.open(t)
+			if err := s.Put(ctx, "work/a.parquet", strings.NewReader("first")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Put(ctx, "out/a.parquet", strings.NewReader("old object")); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Copy(ctx, "out/a.parquet", "work/a.parquet"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Copy(ctx, "out/new/b.parquet", "work/a.parquet"); err != nil {
+				t.Fatal(err)
+			}
+			// Replacing the source afterwards leaves the copies as they were.
+			if err := s.Put(ctx, "work/a.parquet", strings.NewReader("second")); err != nil {
+				t.Fatal(err)
+			}
+			for key, want := range map[string]string{"out/a.parquet": "first", "out/new/b.parquet": "first", "work/a.parquet": "second"} {
+				if got, err := s.Get(ctx, key); err != nil || string(got) != want {
+					t.Errorf("%s: %q, %v; want %q", key, got, err, want)
+				}
+			}
+			keys, err := s.List(ctx, "")
+			if err != nil || len(keys) != 3 {
+				t.Errorf("List: %v, %v; want the 3 objects and no temporary file", keys, err)
+			}
+			if err := s.Copy(ctx, "out/c", "work/missing"); !errors.Is(err, ErrNotExist) {
+				t.Errorf("copy of a missing object: %v, want ErrNotExist", err)
+			}
+			if err := s.Copy(ctx, "../escape", "work/a.parquet"); !errors.Is(err, ErrInvalidKey) {
+				t.Errorf("copy to a bad key: %v, want ErrInvalidKey", err)
+			}
+		})
+	}
+}
